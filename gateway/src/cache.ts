@@ -1,0 +1,69 @@
+import { InMemoryLRUCache, type KeyValueCache, type KeyValueCacheSetOptions } from "@apollo/utils.keyvaluecache";
+import type { Logger } from "@catalog/common";
+import { Redis } from "ioredis";
+
+/** Redis commands that take longer than this count as a miss: a slow cache must not slow requests. */
+const COMMAND_TIMEOUT_MS = 250;
+const DEFAULT_TTL_SECONDS = 300;
+
+export interface CacheHandle {
+  cache: KeyValueCache<string>;
+  kind: "redis" | "memory";
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * The gateway's cross-request key-value store (APQ documents today). Redis when configured, shared
+ * by every gateway instance; otherwise an in-process LRU. Redis failures are logged and treated as
+ * misses: the cache is an accelerator, never a dependency.
+ */
+export function createCache(options: { redisUrl: string | undefined; keyPrefix: string; logger: Logger }): CacheHandle {
+  if (!options.redisUrl) {
+    const cache = new InMemoryLRUCache<string>({ maxSize: 50 * 1024 * 1024 });
+    return { cache, kind: "memory", ping: async () => true, close: async () => {} };
+  }
+  const redis = new Redis(options.redisUrl, {
+    keyPrefix: options.keyPrefix,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    maxRetriesPerRequest: 1,
+    // Fail fast while disconnected instead of queueing requests behind a dead connection.
+    enableOfflineQueue: false,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+  });
+  let lastErrorLog = 0;
+  redis.on("error", (error) => {
+    // Reconnect attempts fail in a loop while Redis is down; one line per 10 s is enough.
+    if (Date.now() - lastErrorLog > 10_000) {
+      lastErrorLog = Date.now();
+      options.logger.warn({ err: error }, "redis unavailable; serving without cache");
+    }
+  });
+  const miss = (operation: string) => (error: unknown) => {
+    options.logger.debug({ err: error, operation }, "redis command failed; treated as a miss");
+    return undefined;
+  };
+  const cache: KeyValueCache<string> = {
+    async get(key) {
+      const value = await redis.get(key).catch(miss("get"));
+      return value ?? undefined;
+    },
+    async set(key, value, setOptions?: KeyValueCacheSetOptions) {
+      // Every key expires: nothing in this cache lives forever.
+      const ttl = setOptions?.ttl && setOptions.ttl > 0 ? Math.ceil(setOptions.ttl) : DEFAULT_TTL_SECONDS;
+      await redis.set(key, value, "EX", ttl).catch(miss("set"));
+    },
+    async delete(key) {
+      await redis.del(key).catch(miss("del"));
+      return true;
+    },
+  };
+  return {
+    cache,
+    kind: "redis",
+    ping: async () => (await redis.ping().catch(() => "")) === "PONG",
+    close: async () => {
+      redis.disconnect();
+    },
+  };
+}

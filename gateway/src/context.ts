@@ -1,0 +1,5 @@
+import type { RequestScoped } from "@catalog/common";
+
+export interface GatewayContext extends RequestScoped {
+  requestId: string;
+}

@@ -1,0 +1,27 @@
+import { createLogger, listen } from "@catalog/common";
+import { loadGatewayConfig } from "./config.ts";
+import { buildGateway } from "./server.ts";
+
+let config;
+try {
+  config = loadGatewayConfig();
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
+const logger = createLogger("gateway", config.logLevel);
+try {
+  const gateway = await buildGateway(config, logger);
+  const server = await listen(gateway.app, config.port, config.host);
+  logger.info({ url: server.url, subgraphs: gateway.subgraphUrls, cache: gateway.cache.kind }, "gateway listening");
+  const shutdown = async () => {
+    await server.close();
+    await gateway.stop();
+    process.exit(0);
+  };
+  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", shutdown);
+} catch (error) {
+  logger.fatal({ err: error }, `gateway failed to start: ${(error as Error).message}`);
+  process.exit(1);
+}

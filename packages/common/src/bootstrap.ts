@@ -1,0 +1,83 @@
+import path from "node:path";
+import type { SqlDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import { configuredDatabaseUrl, type SubgraphName } from "./database-url.ts";
+import { ensurePostgresDatabase, openEmbedded, openPostgres, type Database } from "./database.ts";
+import { listen, type RunningServer } from "./http.ts";
+import type { Logger } from "./logger.ts";
+import { applyMigrations } from "./migrations.ts";
+import type { SubgraphApp } from "./subgraph-app.ts";
+
+export interface PrismaLike {
+  $disconnect(): Promise<void>;
+}
+
+export interface SubgraphDeps<P> {
+  prisma: P;
+  db: Database;
+  logger: Logger;
+  introspection: boolean;
+}
+
+/** What a subgraph package exports so one launcher can migrate, seed and serve any of them. */
+export interface SubgraphModule<P extends PrismaLike> {
+  name: SubgraphName;
+  defaultPort: number;
+  createPrisma(adapter: SqlDriverAdapterFactory): P;
+  /** Seeds the demo catalog when the subgraph's tables are empty; returns whether it wrote. */
+  seed(prisma: P, db: Database): Promise<boolean>;
+  build(deps: SubgraphDeps<P>): Promise<SubgraphApp>;
+}
+
+export interface DatabaseChoice {
+  env: Record<string, string | undefined>;
+  /** Folder for embedded data; each subgraph gets its own subfolder. */
+  dataDir: string;
+  fresh?: boolean;
+}
+
+/** Real PostgreSQL when a URL is configured, else an embedded PGlite under `dataDir/<subgraph>`. */
+export async function openSubgraphDatabase(name: SubgraphName, choice: DatabaseChoice): Promise<Database> {
+  const url = configuredDatabaseUrl(name, choice.env);
+  if (url) {
+    await ensurePostgresDatabase(url);
+    return openPostgres(url);
+  }
+  return openEmbedded(path.join(choice.dataDir, name), { fresh: choice.fresh ?? false });
+}
+
+export interface StartedSubgraph<P> extends RunningServer {
+  name: SubgraphName;
+  prisma: P;
+  db: Database;
+  seeded: boolean;
+}
+
+export async function startSubgraph<P extends PrismaLike>(
+  module: SubgraphModule<P>,
+  options: { db: Database; logger: Logger; port: number; host?: string; introspection: boolean; migrate: boolean; seed: boolean },
+): Promise<StartedSubgraph<P>> {
+  const { db, logger } = options;
+  if (options.migrate) {
+    const result = await applyMigrations(db, module.name);
+    if (result.applied.length) logger.info({ applied: result.applied }, "applied migrations");
+  }
+  const prisma = module.createPrisma(db.adapter);
+  const seeded = options.seed ? await module.seed(prisma, db) : false;
+  if (seeded) logger.info("seeded demo data");
+  const app = await module.build({ prisma, db, logger, introspection: options.introspection });
+  const server = await listen(app.app, options.port, options.host);
+  logger.info({ url: `${server.url}/graphql`, database: db.location }, "subgraph listening");
+  return {
+    ...server,
+    name: module.name,
+    prisma,
+    db,
+    seeded,
+    async close() {
+      await server.close();
+      await app.stop();
+      await prisma.$disconnect();
+      await db.close();
+    },
+  };
+}

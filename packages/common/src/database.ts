@@ -1,0 +1,111 @@
+import { mkdir, rm } from "node:fs/promises";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import type { SqlDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import pg from "pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import type { SqlRunner } from "./migrations.ts";
+
+/** A subgraph's database: the Prisma driver adapter plus a raw runner for migrations and seeding. */
+export interface Database extends SqlRunner {
+  kind: "postgres" | "embedded";
+  /** Where the data lives, safe to log (no password). */
+  location: string;
+  adapter: SqlDriverAdapterFactory;
+  close(): Promise<void>;
+}
+
+function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = "***";
+  return parsed.toString();
+}
+
+/** Creates the database named in `url` when it does not exist yet (used by migrate and tests). */
+export async function ensurePostgresDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, ""));
+  const maintenance = new URL(url);
+  maintenance.pathname = "/postgres";
+  const client = new pg.Client({ connectionString: maintenance.toString() });
+  await client.connect();
+  try {
+    const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+    if (exists.rowCount === 0) {
+      // Identifiers cannot be parameters; quote it the way Postgres does.
+      await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((error: { code?: string }) => {
+        // Another process created it between our check and our CREATE.
+        if (error.code !== "42P04") throw error;
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export async function dropPostgresDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, ""));
+  const maintenance = new URL(url);
+  maintenance.pathname = "/postgres";
+  const client = new pg.Client({ connectionString: maintenance.toString() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '""')}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface PostgresOptions {
+  poolSize?: number;
+}
+
+export function openPostgres(url: string, options: PostgresOptions = {}): Database {
+  // Raw statements (migrations, seeding, health checks) use their own small pool; Prisma's adapter
+  // keeps its own, so neither can starve the other.
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  pool.on("error", () => {
+    // An idle client lost its connection; the pool replaces it on next use.
+  });
+  return {
+    kind: "postgres",
+    location: redactUrl(url),
+    adapter: new PrismaPg({ connectionString: url, max: options.poolSize ?? 10 }),
+    async exec(sql) {
+      await pool.query(sql);
+    },
+    async query<T>(sql: string, params: unknown[] = []) {
+      return (await pool.query(sql, params)).rows as T[];
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+/**
+ * Embedded PostgreSQL (PGlite, compiled to WebAssembly) for running without a database server.
+ * `dataDir` keeps the data between restarts; `undefined` keeps it in memory.
+ */
+export async function openEmbedded(dataDir: string | undefined, options: { fresh?: boolean } = {}): Promise<Database> {
+  if (dataDir) {
+    if (options.fresh) await rm(dataDir, { recursive: true, force: true });
+    await mkdir(dataDir, { recursive: true });
+  }
+  const lite = await PGlite.create(dataDir ? { dataDir } : {});
+  return {
+    kind: "embedded",
+    location: dataDir ?? "memory",
+    adapter: new PrismaPGlite(lite) as unknown as SqlDriverAdapterFactory,
+    async exec(sql) {
+      await lite.exec(sql);
+    },
+    async query<T>(sql: string, params: unknown[] = []) {
+      return (await lite.query<T>(sql, params)).rows;
+    },
+    async close() {
+      await lite.close();
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import { GraphQLError } from "graphql";
+
+/**
+ * The one small set of `extensions.code` values clients can rely on, across every subgraph and the
+ * gateway. Adding a code is an API change: document it in README's "Errors" section.
+ */
+export const ErrorCode = {
+  BAD_USER_INPUT: "BAD_USER_INPUT",
+  NOT_FOUND: "NOT_FOUND",
+  CONFLICT: "CONFLICT",
+  INSUFFICIENT_STOCK: "INSUFFICIENT_STOCK",
+  UNAUTHENTICATED: "UNAUTHENTICATED",
+  FORBIDDEN: "FORBIDDEN",
+  INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export function badUserInput(message: string, field?: string): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: ErrorCode.BAD_USER_INPUT, ...(field ? { field } : {}) },
+  });
+}
+
+export function notFound(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: ErrorCode.NOT_FOUND } });
+}
+
+export function conflict(message: string, field?: string): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: ErrorCode.CONFLICT, ...(field ? { field } : {}) },
+  });
+}
+
+/** Codes that are safe to show a client as they are; anything else is masked. */
+const PUBLIC_CODES = new Set<string>([
+  ...Object.values(ErrorCode).filter((c) => c !== ErrorCode.INTERNAL_SERVER_ERROR),
+  // Apollo Server's own request-level codes.
+  "GRAPHQL_PARSE_FAILED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "PERSISTED_QUERY_NOT_FOUND",
+  "PERSISTED_QUERY_NOT_SUPPORTED",
+  "OPERATION_RESOLUTION_FAILURE",
+  "BAD_REQUEST",
+]);
+
+export function isPublicCode(code: unknown): boolean {
+  return typeof code === "string" && PUBLIC_CODES.has(code);
+}
+
+interface KnownRequestError {
+  code: string;
+  meta?: { target?: unknown; modelName?: string; driverAdapterError?: unknown };
+}
+
+function isKnownRequestError(error: unknown): error is KnownRequestError {
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    "code" in error &&
+    typeof (error as { code: unknown }).code === "string" &&
+    /^P\d{4}$/.test((error as { code: string }).code)
+  );
+}
+
+/**
+ * Maps the Prisma errors a client can cause to client errors, by Prisma's error code. Anything
+ * else is rethrown unchanged so it is masked and logged as an internal error: we never guess.
+ */
+export function mapPrismaError(
+  error: unknown,
+  messages: { unique?: (target: string) => string; notFound?: string } = {},
+): never {
+  if (isKnownRequestError(error)) {
+    switch (error.code) {
+      case "P2002": {
+        const target = uniqueTarget(error);
+        throw conflict(messages.unique?.(target) ?? `A record with this ${target} already exists.`, target);
+      }
+      case "P2025":
+        throw notFound(messages.notFound ?? "The record does not exist.");
+      case "P2003":
+        throw badUserInput("A referenced record does not exist.");
+    }
+  }
+  throw error;
+}
+
+function uniqueTarget(error: KnownRequestError): string {
+  const target = error.meta?.target;
+  if (Array.isArray(target)) return target.join(", ");
+  if (typeof target === "string") return target;
+  // Driver adapters report the constraint's fields under driverAdapterError.cause.constraint.
+  const cause = (error.meta?.driverAdapterError as { cause?: { constraint?: { fields?: string[] } } })
+    ?.cause;
+  const fields = cause?.constraint?.fields;
+  if (fields?.length) return fields.map((f) => f.replace(/"/g, "")).join(", ");
+  return "value";
+}

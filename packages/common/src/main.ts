@@ -1,0 +1,53 @@
+import path from "node:path";
+import { z } from "zod";
+import { openSubgraphDatabase, startSubgraph, type PrismaLike, type SubgraphModule } from "./bootstrap.ts";
+import { booleanFlag, logLevel, parseEnv, port } from "./config.ts";
+import { createLogger } from "./logger.ts";
+import { REPO_ROOT } from "./paths.ts";
+
+/** Config of a subgraph run on its own (docker-compose, or `npm start -w @catalog/<name>`). */
+export function subgraphEnvSchema(defaultPort: number) {
+  return z.object({
+    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+    PORT: port(defaultPort),
+    HOST: z.string().default("127.0.0.1"),
+    DATA_DIR: z.string().default(path.join(REPO_ROOT, ".data")),
+    LOG_LEVEL: logLevel,
+    MIGRATE_ON_START: booleanFlag(true),
+    SEED_ON_START: booleanFlag(true),
+  });
+}
+
+/** Entry point shared by every subgraph's src/index.ts: parse config, open the database, listen. */
+export async function runSubgraphMain<P extends PrismaLike>(module: SubgraphModule<P>): Promise<void> {
+  let config;
+  try {
+    config = parseEnv(subgraphEnvSchema(module.defaultPort));
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(1);
+  }
+  const logger = createLogger(`subgraph-${module.name}`, config.LOG_LEVEL);
+  try {
+    const db = await openSubgraphDatabase(module.name, { env: process.env, dataDir: config.DATA_DIR });
+    const server = await startSubgraph(module, {
+      db,
+      logger,
+      port: config.PORT,
+      host: config.HOST,
+      introspection: config.NODE_ENV !== "production",
+      migrate: config.MIGRATE_ON_START,
+      seed: config.SEED_ON_START,
+    });
+    const shutdown = async () => {
+      logger.info("shutting down");
+      await server.close();
+      process.exit(0);
+    };
+    process.once("SIGINT", shutdown);
+    process.once("SIGTERM", shutdown);
+  } catch (error) {
+    logger.fatal({ err: error }, "subgraph failed to start");
+    process.exit(1);
+  }
+}

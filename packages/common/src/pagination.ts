@@ -1,0 +1,78 @@
+import { badUserInput } from "./errors.ts";
+
+export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 20;
+
+export function parseFirst(first: number | null | undefined, argument = "first"): number {
+  if (first === null || first === undefined) return DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
+    throw badUserInput(
+      `Argument "${argument}" must be between 1 and ${MAX_PAGE_SIZE}, got ${first}.`,
+      argument,
+    );
+  }
+  return first;
+}
+
+/**
+ * Cursors are opaque to clients: base64url of a JSON tuple naming the ordering they belong to and
+ * the keyset values of the last row seen. A cursor from another ordering, or one we did not
+ * issue, is rejected rather than silently restarting the list.
+ */
+export function encodeCursor(kind: string, values: readonly (string | number)[]): string {
+  return Buffer.from(JSON.stringify([kind, ...values])).toString("base64url");
+}
+
+export function decodeCursor(
+  cursor: string | null | undefined,
+  kind: string,
+  arity: number,
+  argument = "after",
+): (string | number)[] | undefined {
+  if (cursor === null || cursor === undefined) return undefined;
+  const invalid = () =>
+    badUserInput(`Argument "${argument}" is not a cursor this list issued: ${JSON.stringify(cursor)}.`, argument);
+  if (typeof cursor !== "string" || cursor.length > 512 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    throw invalid();
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== arity + 1 ||
+    parsed[0] !== kind ||
+    !parsed.slice(1).every((v) => typeof v === "string" || typeof v === "number")
+  ) {
+    throw invalid();
+  }
+  return parsed.slice(1) as (string | number)[];
+}
+
+export interface PageInfo {
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+
+export interface Connection<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: PageInfo;
+}
+
+/** Builds a connection from `first + 1` fetched rows: the extra row only says there is a next page. */
+export function toConnection<T>(
+  rows: T[],
+  first: number,
+  cursorOf: (row: T) => string,
+): Connection<T> {
+  const page = rows.slice(0, first);
+  const edges = page.map((node) => ({ cursor: cursorOf(node), node }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: rows.length > first,
+      endCursor: edges.length ? edges[edges.length - 1]!.cursor : null,
+    },
+  };
+}

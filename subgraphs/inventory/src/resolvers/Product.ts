@@ -1,0 +1,44 @@
+import { isUuid, parseFirst } from "@catalog/common";
+import type { Context } from "../context.ts";
+import type { StockItem } from "../prisma.ts";
+import { estimateShipping } from "../shipping.ts";
+
+/** What this subgraph knows of a product: its key, and the weight when the gateway provides it. */
+interface ProductRef {
+  id: string;
+  weightGrams?: number;
+}
+
+function levels(stock: StockItem | null) {
+  const onHand = stock?.onHand ?? 0;
+  const reserved = stock?.reserved ?? 0;
+  return { onHand, reserved, available: Math.max(0, onHand - reserved) };
+}
+
+export const Product = {
+  __resolveReference(reference: { id?: unknown; weightGrams?: unknown }): ProductRef | null {
+    if (!isUuid(reference.id)) return null;
+    return {
+      id: reference.id.toLowerCase(),
+      ...(typeof reference.weightGrams === "number" ? { weightGrams: reference.weightGrams } : {}),
+    };
+  },
+  async inventory(product: ProductRef, _: unknown, ctx: Context) {
+    const stock = await ctx.loaders.stockByProductId.load(product.id);
+    // A product this subgraph has never stocked simply has none: zeros, not an error.
+    return { productId: product.id, updatedAt: stock?.updatedAt ?? null, ...levels(stock) };
+  },
+  async inStock(product: ProductRef, _: unknown, ctx: Context) {
+    return levels(await ctx.loaders.stockByProductId.load(product.id)).available > 0;
+  },
+  async shippingEstimate(product: ProductRef, _: unknown, ctx: Context) {
+    const { available } = levels(await ctx.loaders.stockByProductId.load(product.id));
+    return estimateShipping(product.weightGrams ?? 0, available);
+  },
+};
+
+export const Inventory = {
+  movements(inventory: { productId: string }, args: { first?: number | null }, ctx: Context) {
+    return ctx.loaders.recentMovements.load(`${inventory.productId}:${parseFirst(args.first ?? 10)}`);
+  },
+};

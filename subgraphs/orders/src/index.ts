@@ -1,0 +1,4 @@
+import { runSubgraphMain } from "@catalog/common";
+import { ordersSubgraph } from "./module.ts";
+
+await runSubgraphMain(ordersSubgraph);

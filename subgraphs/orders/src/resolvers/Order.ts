@@ -1,0 +1,48 @@
+import { isUuid } from "@catalog/common";
+import type { Context } from "../context.ts";
+import type { Order as OrderRow, OrderItem as OrderItemRow } from "../prisma.ts";
+
+export const Order = {
+  __resolveReference(reference: { id?: unknown }, ctx: Context) {
+    return isUuid(reference.id) ? ctx.loaders.orderById.load(reference.id.toLowerCase()) : null;
+  },
+  user(order: OrderRow) {
+    return { __typename: "User", id: order.userId };
+  },
+  items(order: OrderRow, _: unknown, ctx: Context) {
+    return ctx.loaders.itemsByOrderId.load(order.id);
+  },
+  async itemCount(order: OrderRow, _: unknown, ctx: Context) {
+    const items = await ctx.loaders.itemsByOrderId.load(order.id);
+    return items.reduce((sum, item) => sum + item.quantity, 0);
+  },
+  total(order: OrderRow) {
+    return { amount: order.totalAmount.toFixed(2), currency: order.currency };
+  },
+  shippingAddress(order: OrderRow) {
+    return {
+      name: order.shipName,
+      line1: order.shipLine1,
+      line2: order.shipLine2,
+      city: order.shipCity,
+      region: order.shipRegion,
+      postalCode: order.shipPostalCode,
+      country: order.shipCountry,
+    };
+  },
+};
+
+/** Lines are priced in their order's currency; the order is loaded again only from the per-request cache. */
+export const OrderItem = {
+  product(item: OrderItemRow) {
+    return { __typename: "Product", id: item.productId };
+  },
+  async unitPrice(item: OrderItemRow, _: unknown, ctx: Context) {
+    const order = await ctx.loaders.orderById.load(item.orderId);
+    return { amount: item.unitPrice.toFixed(2), currency: order?.currency ?? "USD" };
+  },
+  async lineTotal(item: OrderItemRow, _: unknown, ctx: Context) {
+    const order = await ctx.loaders.orderById.load(item.orderId);
+    return { amount: item.unitPrice.mul(item.quantity).toFixed(2), currency: order?.currency ?? "USD" };
+  },
+};

@@ -1,0 +1,99 @@
+import { badUserInput, mapPrismaError, notFound, parseId } from "@catalog/common";
+import type { Context } from "../context.ts";
+import type { Category, Prisma, Product } from "../prisma.ts";
+import { createCategoryInput, createProductInput, optionalId, updateProductInput, validate } from "../validation.ts";
+
+const MAX_CATEGORY_DEPTH = 5;
+
+async function requireCategory(ctx: Context, id: string, field: string): Promise<Category> {
+  const category = await ctx.loaders.categoryById.load(id);
+  if (!category) throw badUserInput(`${field} does not name an existing category.`, field);
+  return category;
+}
+
+function slugOf(name: string): string {
+  return name.toLowerCase().replace(/&/g, "and").replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 120);
+}
+
+const duplicateSku = { unique: () => "A product with this SKU already exists." };
+
+// Access rules for these mutations arrive with authentication (issue #3); the input rules are final.
+export const Mutation = {
+  async createProduct(_: unknown, args: { input: unknown }, ctx: Context): Promise<Product> {
+    const input = validate(createProductInput, args.input);
+    const categoryId = parseId(input.categoryId, "input.categoryId");
+    await requireCategory(ctx, categoryId, "input.categoryId");
+    return ctx.prisma.product
+      .create({
+        data: {
+          sku: input.sku,
+          name: input.name,
+          description: input.description,
+          priceAmount: input.price.amount,
+          currency: input.price.currency,
+          imageUrls: input.imageUrls,
+          weightGrams: input.weightGrams,
+          categoryId,
+          status: input.status ?? "ACTIVE",
+        },
+      })
+      .catch((error: unknown) => mapPrismaError(error, duplicateSku));
+  },
+
+  async updateProduct(_: unknown, args: { id: string; input: unknown }, ctx: Context): Promise<Product> {
+    const id = parseId(args.id);
+    const input = validate(updateProductInput, args.input);
+    const data: Prisma.ProductUncheckedUpdateInput = {};
+    if (input.name != null) data.name = input.name;
+    if (input.description != null) data.description = input.description;
+    if (input.price != null) {
+      data.priceAmount = input.price.amount;
+      data.currency = input.price.currency;
+    }
+    if (input.imageUrls != null) data.imageUrls = input.imageUrls;
+    if (input.weightGrams != null) data.weightGrams = input.weightGrams;
+    if (input.status != null) data.status = input.status;
+    const categoryId = optionalId(input.categoryId, "input.categoryId");
+    if (categoryId) {
+      await requireCategory(ctx, categoryId, "input.categoryId");
+      data.categoryId = categoryId;
+    }
+    if (Object.keys(data).length === 0) throw badUserInput("input must change at least one field.", "input");
+    return ctx.prisma.product
+      .update({ where: { id }, data })
+      .catch((error: unknown) => mapPrismaError(error, { notFound: `No product has id ${id}.` }));
+  },
+
+  async archiveProduct(_: unknown, args: { id: string }, ctx: Context): Promise<Product> {
+    const id = parseId(args.id);
+    const product = await ctx.loaders.productById.load(id);
+    if (!product) throw notFound(`No product has id ${id}.`);
+    if (product.status === "ARCHIVED") return product;
+    return ctx.prisma.product
+      .update({ where: { id }, data: { status: "ARCHIVED" } })
+      .catch((error: unknown) => mapPrismaError(error, { notFound: `No product has id ${id}.` }));
+  },
+
+  async createCategory(_: unknown, args: { input: unknown }, ctx: Context): Promise<Category> {
+    const input = validate(createCategoryInput, args.input);
+    const parentId = optionalId(input.parentId, "input.parentId");
+    const parent = parentId ? await requireCategory(ctx, parentId, "input.parentId") : null;
+    if (parent && parent.depth + 1 > MAX_CATEGORY_DEPTH) {
+      throw badUserInput(`Categories nest at most ${MAX_CATEGORY_DEPTH + 1} levels deep.`, "input.parentId");
+    }
+    const slug = input.slug ?? slugOf(input.name);
+    if (!slug) throw badUserInput("input.slug is required when the name has no letters or digits.", "input.slug");
+    // The path embeds the new row's own id, so the row is created and its path set in one transaction.
+    return ctx.prisma
+      .$transaction(async (tx) => {
+        const created = await tx.category.create({
+          data: { name: input.name, slug, parentId: parent?.id ?? null, path: "", depth: parent ? parent.depth + 1 : 0 },
+        });
+        return tx.category.update({
+          where: { id: created.id },
+          data: { path: `${parent?.path ?? "/"}${created.id}/` },
+        });
+      })
+      .catch((error: unknown) => mapPrismaError(error, { unique: () => `A category with slug "${slug}" already exists.` }));
+  },
+};

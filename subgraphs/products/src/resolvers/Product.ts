@@ -1,0 +1,27 @@
+import { isUuid, parseFirst } from "@catalog/common";
+import type { Context } from "../context.ts";
+import type { Product as ProductRow } from "../prisma.ts";
+
+type Reference = { id?: unknown; sku?: unknown };
+
+export const Product = {
+  // Other subgraphs send { id } or { sku }; malformed keys resolve to null instead of failing the batch.
+  __resolveReference(reference: Reference, ctx: Context): Promise<ProductRow | null> | null {
+    if (isUuid(reference.id)) return ctx.loaders.productById.load(reference.id.toLowerCase());
+    if (typeof reference.sku === "string") return ctx.loaders.productBySku.load(reference.sku.toUpperCase());
+    return null;
+  },
+  price(product: ProductRow) {
+    return { amount: product.priceAmount.toFixed(2), currency: product.currency };
+  },
+  category(product: ProductRow, _: unknown, ctx: Context) {
+    return ctx.loaders.categoryById.load(product.categoryId);
+  },
+  reviews(product: ProductRow, args: { first?: number | null }, ctx: Context) {
+    const first = parseFirst(args.first ?? 10);
+    return ctx.loaders.recentReviews.load(`${product.id}:${first}`);
+  },
+  reviewSummary(product: ProductRow, _: unknown, ctx: Context) {
+    return ctx.loaders.reviewSummary.load(product.id);
+  },
+};

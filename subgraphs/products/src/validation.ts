@@ -1,0 +1,84 @@
+import { badUserInput, parseId } from "@catalog/common";
+import { z } from "zod";
+
+/**
+ * Currencies we accept. A closed list (rather than "three capital letters") means a typo such as
+ * "USS" is rejected at the API instead of becoming a price no one can pay.
+ */
+export const CURRENCIES = new Set([
+  "USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "JPY", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF",
+  "INR", "CNY", "HKD", "SGD", "KRW", "MXN", "BRL", "ZAR", "TRY", "ILS", "AED",
+]);
+
+const MAX_AMOUNT = 99_999_999.99;
+
+const name = z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters");
+const money = z.object({
+  amount: z
+    .string()
+    .refine((value) => Number(value) >= 0, "must not be negative")
+    .refine((value) => Number(value) <= MAX_AMOUNT, `must be at most ${MAX_AMOUNT}`),
+  currency: z
+    .string()
+    .transform((value) => value.trim().toUpperCase())
+    .refine((value) => CURRENCIES.has(value), "must be a supported ISO 4217 currency code such as USD"),
+});
+const imageUrls = z
+  .array(
+    z
+      .string()
+      .max(2000)
+      .refine((value) => /^https:\/\/[^\s]+$/.test(value), "must be https URLs"),
+  )
+  .max(20, "at most 20 images");
+const weightGrams = z.number().int().min(0, "must not be negative").max(1_000_000, "must be at most 1,000,000 grams");
+
+export const createProductInput = z.object({
+  sku: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$/, "must be 2 to 64 letters, digits, dots, dashes or underscores")
+    .transform((value) => value.toUpperCase()),
+  name,
+  description: z.string().max(5000, "must be at most 5000 characters").nullish().transform((value) => value ?? ""),
+  price: money,
+  imageUrls: imageUrls.nullish().transform((value) => value ?? []),
+  weightGrams,
+  categoryId: z.string(),
+  status: z.enum(["ACTIVE", "ARCHIVED"]).nullish(),
+});
+
+export const updateProductInput = z.object({
+  name: name.nullish(),
+  description: z.string().max(5000, "must be at most 5000 characters").nullish(),
+  price: money.nullish(),
+  imageUrls: imageUrls.nullish(),
+  weightGrams: weightGrams.nullish(),
+  categoryId: z.string().nullish(),
+  status: z.enum(["ACTIVE", "ARCHIVED"]).nullish(),
+});
+
+export const createCategoryInput = z.object({
+  name: z.string().trim().min(1, "must not be empty").max(120, "must be at most 120 characters"),
+  slug: z
+    .string()
+    .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "must be lower-case letters and digits separated by single dashes")
+    .max(120)
+    .nullish(),
+  parentId: z.string().nullish(),
+});
+
+/** Parses mutation input; the first problem becomes a BAD_USER_INPUT naming the field. */
+export function validate<T extends z.ZodType>(schema: T, input: unknown, prefix = "input"): z.infer<T> {
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const field = [prefix, ...issue.path].join(".");
+    throw badUserInput(`${field} ${issue.message}.`, field);
+  }
+  return result.data;
+}
+
+export function optionalId(value: string | null | undefined, argument: string): string | undefined {
+  return value === null || value === undefined ? undefined : parseId(value, argument);
+}

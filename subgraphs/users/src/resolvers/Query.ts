@@ -1,0 +1,60 @@
+import { badUserInput, decodeCursor, encodeCursor, isUuid, parseFirst, parseId, toConnection } from "@catalog/common";
+import type { Context } from "../context.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
+import type { Role, UserStatus } from "../generated/prisma/enums.ts";
+import type { User } from "../prisma.ts";
+
+interface UsersArgs {
+  filter?: { status?: UserStatus | null; role?: Role | null; search?: string | null } | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+const CURSOR_KIND = "users:createdAt";
+
+export const Query = {
+  async user(_: unknown, args: { id: string }, ctx: Context): Promise<User | null> {
+    const user = await ctx.loaders.userById.load(parseId(args.id));
+    return user && user.status !== "DELETED" ? user : null;
+  },
+
+  async users(_: unknown, args: UsersArgs, ctx: Context) {
+    const first = parseFirst(args.first);
+    const search = args.filter?.search?.trim();
+    if (search !== undefined && search.length > 100) {
+      throw badUserInput("filter.search must be at most 100 characters.", "filter.search");
+    }
+    const where: Prisma.UserWhereInput = {
+      status: args.filter?.status ?? { not: "DELETED" },
+      ...(args.filter?.role ? { roles: { has: args.filter.role } } : {}),
+      ...(search
+        ? {
+            OR: [
+              { email: { contains: search, mode: "insensitive" } },
+              { firstName: { contains: search, mode: "insensitive" } },
+              { lastName: { contains: search, mode: "insensitive" } },
+            ],
+          }
+        : {}),
+    };
+    const after = decodeCursor(args.after, CURSOR_KIND, 2);
+    let keyset: Prisma.UserWhereInput | undefined;
+    if (after) {
+      const createdAt = new Date(String(after[0]));
+      if (Number.isNaN(createdAt.getTime()) || !isUuid(after[1])) {
+        throw badUserInput(`Argument "after" is not a cursor this list issued.`, "after");
+      }
+      keyset = { OR: [{ createdAt: { gt: createdAt } }, { createdAt, id: { gt: after[1] } }] };
+    }
+    const rows = await ctx.prisma.user.findMany({
+      where: keyset ? { AND: [where, keyset] } : where,
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+      take: first + 1,
+    });
+    for (const row of rows) ctx.loaders.userById.prime(row.id, row);
+    return {
+      ...toConnection(rows, first, (row) => encodeCursor(CURSOR_KIND, [row.createdAt.toISOString(), row.id])),
+      totalCount: () => ctx.prisma.user.count({ where }),
+    };
+  },
+};

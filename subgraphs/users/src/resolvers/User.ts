@@ -1,0 +1,14 @@
+import { isUuid } from "@catalog/common";
+import type { Context } from "../context.ts";
+import type { User as UserRow } from "../prisma.ts";
+
+export const User = {
+  // Representations come from other subgraphs (review authors, order owners). A malformed id is
+  // simply an unknown entity: null, never a thrown error that would fail the whole batch.
+  async __resolveReference(reference: { id: unknown }, ctx: Context): Promise<UserRow | null> {
+    return isUuid(reference.id) ? ctx.loaders.userById.load(reference.id.toLowerCase()) : null;
+  },
+  fullName(user: UserRow): string {
+    return `${user.firstName} ${user.lastName}`;
+  },
+};

@@ -35,8 +35,9 @@ export function errorMaskingPlugin<TContext extends RequestScoped>(logger: Logge
         },
         async willSendResponse({ response, contextValue }) {
           if (response.body.kind === "single" && response.body.singleResult.errors) {
+            const status = response.http.status ?? 200;
             response.body.singleResult.errors = response.body.singleResult.errors.map((error) =>
-              maskError(error, contextValue.requestId),
+              maskError(error, contextValue.requestId, status >= 400 && status < 500),
             );
           }
         },
@@ -45,10 +46,22 @@ export function errorMaskingPlugin<TContext extends RequestScoped>(logger: Logge
   };
 }
 
-export function maskError(error: GraphQLFormattedError, requestId: string | undefined): GraphQLFormattedError {
+/**
+ * `clientError`: the response already has a 4xx status. Apollo Server's request pipeline raises a
+ * few such errors without a code (e.g. "provided sha does not match query"); they describe the
+ * request, not our internals, so they keep their message under the code BAD_REQUEST.
+ */
+export function maskError(
+  error: GraphQLFormattedError,
+  requestId: string | undefined,
+  clientError = false,
+): GraphQLFormattedError {
   const { stacktrace: _stacktrace, ...extensions } = error.extensions ?? {};
   if (isPublicCode(extensions.code)) {
     return { ...error, extensions };
+  }
+  if (clientError) {
+    return { ...error, extensions: { ...extensions, code: "BAD_REQUEST" } };
   }
   return {
     message: MASKED_MESSAGE,

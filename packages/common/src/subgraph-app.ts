@@ -3,7 +3,7 @@ import { ApolloServerPluginInlineTraceDisabled } from "@apollo/server/plugin/dis
 import { expressMiddleware } from "@as-integrations/express5";
 import express, { type Express } from "express";
 import { buildSubgraphSchema } from "@apollo/subgraph";
-import type { DocumentNode, GraphQLSchema } from "graphql";
+import type { DocumentNode, GraphQLFormattedError, GraphQLSchema } from "graphql";
 import { errorMaskingPlugin, type RequestScoped } from "./error-masking.ts";
 import type { Logger } from "./logger.ts";
 import { requestIdFrom } from "./request-id.ts";
@@ -23,7 +23,14 @@ export interface SubgraphAppOptions<TContext extends RequestScoped> {
 export interface SubgraphApp {
   app: Express;
   apollo: ApolloServer<RequestScoped>;
+  /** Runs an operation in-process with a fresh request context (what unit tests call). */
+  execute(query: string, variables?: Record<string, unknown>): Promise<ExecutionResultLike>;
   stop(): Promise<void>;
+}
+
+export interface ExecutionResultLike {
+  data?: Record<string, unknown> | null;
+  errors?: readonly GraphQLFormattedError[];
 }
 
 /** The HTTP shell every subgraph shares: /graphql, /health, /ready, request ids and error masking. */
@@ -64,7 +71,19 @@ export async function createSubgraphApp<TContext extends RequestScoped>(
       },
     }),
   );
-  return { app, apollo: apollo as unknown as ApolloServer<RequestScoped>, stop: () => apollo.stop() };
+  return {
+    app,
+    apollo: apollo as unknown as ApolloServer<RequestScoped>,
+    async execute(query, variables) {
+      const response = await apollo.executeOperation(
+        { query, ...(variables ? { variables } : {}) },
+        { contextValue: options.context(`test-${Math.random().toString(36).slice(2)}`) },
+      );
+      if (response.body.kind !== "single") throw new Error("incremental delivery is not used here");
+      return response.body.singleResult as ExecutionResultLike;
+    },
+    stop: () => apollo.stop(),
+  };
 }
 
 /**

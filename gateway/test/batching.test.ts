@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCategoryTree, createOrder, createProduct, createUser } from "../../test/support/fixtures.ts";
+import { gql, startStack, type Stack } from "../../test/support/stack.ts";
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+const DEEP_QUERY = `query Deep($userId: ID!, $first: Int!) {
+  user(id: $userId) {
+    fullName
+    orders(first: $first) {
+      edges { node {
+        id total { amount }
+        items {
+          quantity
+          product {
+            name
+            inventory { available }
+            shippingEstimate { cost { amount } }
+            reviews(first: 3) { rating author { fullName } }
+          }
+        }
+      } }
+    }
+  }
+}`;
+
+/** A customer with `orders` orders of two lines each, over distinct products with stock and reviews. */
+async function customerWithOrders(orders: number) {
+  const { products, users, orders: ordersDb, inventory } = stack.prisma;
+  const [customer, ...authors] = await Promise.all(Array.from({ length: 4 }, () => createUser(users)));
+  const { leaf } = await createCategoryTree(products);
+  const catalog = [];
+  for (let i = 0; i < orders * 2; i++) catalog.push(await createProduct(products, { categoryId: leaf.id, price: "5.00" }));
+  await inventory.stockItem.createMany({ data: catalog.map((p, i) => ({ productId: p.id, onHand: 10 + i })) });
+  await products.review.createMany({
+    data: catalog.flatMap((p, i) => authors.map((a, j) => ({ productId: p.id, authorId: a!.id, rating: 1 + ((i + j) % 5), body: "ok" }))),
+  });
+  for (let i = 0; i < orders; i++) {
+    await createOrder(
+      ordersDb,
+      customer!.id,
+      [catalog[2 * i]!, catalog[2 * i + 1]!].map((p) => ({ productId: p.id, quantity: 1, unitPrice: "5.00" })),
+      new Date(Date.UTC(2026, 0, 1) + i * 60_000),
+    );
+  }
+  return customer!;
+}
+
+/** Counts the SQL statements each subgraph's Prisma client sends while `run` executes. */
+async function countStatements(run: () => Promise<void>): Promise<Record<string, number>> {
+  const counts: Record<string, number> = { users: 0, products: 0, orders: 0, inventory: 0 };
+  const listeners = Object.entries(stack.prisma).map(([name, client]) => {
+    let active = true;
+    (client as { $on(event: "query", cb: () => void): void }).$on("query", () => {
+      if (active) counts[name]!++;
+    });
+    return () => (active = false);
+  });
+  await run();
+  for (const stop of listeners) stop();
+  return counts;
+}
+
+describe("batching", () => {
+  it("issues the same number of SQL statements per subgraph for 10 and for 50 orders", async () => {
+    const small = await customerWithOrders(10);
+    const large = await customerWithOrders(50);
+
+    const measure = async (userId: string, first: number) => {
+      let data: any;
+      const counts = await countStatements(async () => {
+        const { body } = await gql(stack.gatewayUrl, DEEP_QUERY, { userId, first });
+        expect(body.errors).toBeUndefined();
+        data = body.data;
+      });
+      return { counts, data };
+    };
+    const ten = await measure(small.id, 10);
+    const fifty = await measure(large.id, 50);
+
+    // The data is really there: 50 orders, 100 lines, each product with 3 reviews and an author.
+    expect(fifty.data.user.orders.edges).toHaveLength(50);
+    const lines = fifty.data.user.orders.edges.flatMap((edge: any) => edge.node.items);
+    expect(lines).toHaveLength(100);
+    expect(lines.every((line: any) => line.product.reviews.length === 3 && line.product.reviews.every((r: any) => r.author.fullName))).toBe(true);
+    expect(lines.every((line: any) => line.product.inventory.available >= 10)).toBe(true);
+
+    // Five times the list, the same statements: nothing is fetched per row.
+    expect(fifty.counts).toEqual(ten.counts);
+    for (const [subgraph, count] of Object.entries(fifty.counts)) {
+      expect(count, `${subgraph} statements`).toBeGreaterThan(0);
+      expect(count, `${subgraph} statements`).toBeLessThanOrEqual(5);
+    }
+    console.info(`SQL statements per subgraph for the deep query (10 and 50 orders): ${JSON.stringify(fifty.counts)}`);
+  });
+});

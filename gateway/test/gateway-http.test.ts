@@ -1,0 +1,177 @@
+import { createHash } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
+import { inventorySubgraph } from "@catalog/inventory";
+import { productsSubgraph } from "@catalog/products";
+import { listen, openPostgres, startSubgraph } from "@catalog/common";
+import { loadGatewayConfig } from "../src/config.ts";
+import { buildGateway } from "../src/server.ts";
+import { gql, logger, startStack, type Stack } from "../../test/support/stack.ts";
+
+let stack: Stack;
+let redis: Redis;
+beforeAll(async () => {
+  stack = await startStack();
+  redis = new Redis(inject("redisUrl"));
+});
+afterAll(async () => {
+  redis?.disconnect();
+  await stack?.close();
+});
+
+describe("health and readiness", () => {
+  it("/health says the process is alive and /ready checks every subgraph and the cache", async () => {
+    const health = await fetch(`${stack.gatewayUrl}/health`);
+    expect(health.status).toBe(200);
+    const ready = await fetch(`${stack.gatewayUrl}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({
+      ready: true,
+      supergraph: true,
+      subgraphs: { users: true, products: true, orders: true, inventory: true },
+      cache: { kind: "redis", reachable: true },
+    });
+  });
+
+  it("/ready is 503 and names the subgraph when one is down", async () => {
+    const inventory = await startSubgraph(inventorySubgraph, {
+      db: openPostgres(inject("databaseUrls").inventory),
+      logger,
+      port: 0,
+      introspection: false,
+      migrate: false,
+      seed: false,
+    });
+    const config = loadGatewayConfig({
+      ...Object.fromEntries(Object.entries(stack.gateway.subgraphUrls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
+      INVENTORY_SUBGRAPH_URL: `${inventory.url}/graphql`,
+    });
+    const gateway = await buildGateway(config, logger);
+    const server = await listen(gateway.app, 0);
+    try {
+      expect((await fetch(`${server.url}/ready`)).status).toBe(200);
+      await inventory.close();
+      const ready = await fetch(`${server.url}/ready`);
+      expect(ready.status).toBe(503);
+      expect((await ready.json()).subgraphs).toMatchObject({ inventory: false, products: true });
+      expect((await fetch(`${server.url}/health`)).status).toBe(200);
+    } finally {
+      await server.close();
+      await gateway.stop();
+    }
+  });
+});
+
+describe("internal errors", () => {
+  it("are masked with a request id and never leak database details", async () => {
+    // A products subgraph whose database does not exist: every query fails inside Prisma.
+    const broken = new URL(inject("databaseUrls").products);
+    broken.pathname = "/catalog_test_does_not_exist";
+    const products = await startSubgraph(productsSubgraph, {
+      db: openPostgres(broken.toString()),
+      logger,
+      port: 0,
+      introspection: false,
+      migrate: false,
+      seed: false,
+    });
+    const config = loadGatewayConfig({
+      ...Object.fromEntries(Object.entries(stack.gateway.subgraphUrls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
+      PRODUCTS_SUBGRAPH_URL: `${products.url}/graphql`,
+    });
+    const gateway = await buildGateway(config, logger);
+    const server = await listen(gateway.app, 0);
+    try {
+      const response = await gql(server.url, `{ products(first: 1) { totalCount } }`, {}, { "x-request-id": "req-masking-test" });
+      const text = JSON.stringify(response.body);
+      expect(response.body.errors![0]).toMatchObject({
+        message: "Internal server error",
+        extensions: { code: "INTERNAL_SERVER_ERROR", requestId: "req-masking-test" },
+      });
+      expect(response.headers.get("x-request-id")).toBe("req-masking-test");
+      expect(text).not.toMatch(/prisma|postgres|database|catalog_test|stack|127\.0\.0\.1/i);
+    } finally {
+      await server.close();
+      await gateway.stop();
+      await products.close();
+    }
+  });
+});
+
+describe("automatic persisted queries in Redis", () => {
+  it("registers a query under its hash in Redis with a TTL, then serves it by hash alone (GET included)", async () => {
+    const query = `{ categories { id } }`;
+    const sha256Hash = createHash("sha256").update(query).digest("hex");
+    const extensions = { persistedQuery: { version: 1, sha256Hash } };
+
+    const unknown = await fetch(`${stack.gatewayUrl}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ extensions }),
+    });
+    expect((await unknown.json()).errors[0].extensions.code).toBe("PERSISTED_QUERY_NOT_FOUND");
+
+    const register = await fetch(`${stack.gatewayUrl}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query, extensions }),
+    });
+    expect(register.status).toBe(200);
+
+    const keys = await redis.keys(`${inject("redisPrefix")}*${sha256Hash}*`);
+    expect(keys).toHaveLength(1);
+    const ttl = await redis.ttl(keys[0]!);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(86_400);
+
+    const params = new URLSearchParams({ extensions: JSON.stringify(extensions) });
+    const byHash = await fetch(`${stack.gatewayUrl}/graphql?${params}`, { headers: { "apollo-require-preflight": "true" } });
+    expect(byHash.status).toBe(200);
+    const body = await byHash.json();
+    expect(body.errors).toBeUndefined();
+    expect(Array.isArray(body.data.categories)).toBe(true);
+  });
+
+  it("rejects a hash that does not match its query and stores nothing", async () => {
+    const wrong = "0".repeat(64);
+    const response = await fetch(`${stack.gatewayUrl}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: `{ categories { id } }`, extensions: { persistedQuery: { version: 1, sha256Hash: wrong } } }),
+    });
+    expect(response.status).toBe(400);
+    expect((await response.json()).errors[0]).toMatchObject({ message: "provided sha does not match query", extensions: { code: "BAD_REQUEST" } });
+    expect(await redis.keys(`${inject("redisPrefix")}*${wrong}*`)).toHaveLength(0);
+  });
+});
+
+describe("production mode", () => {
+  it("serves no Sandbox and refuses introspection", async () => {
+    const config = loadGatewayConfig({
+      NODE_ENV: "production",
+      ...Object.fromEntries(Object.entries(stack.gateway.subgraphUrls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
+    });
+    const gateway = await buildGateway(config, logger);
+    const server = await listen(gateway.app, 0);
+    try {
+      const page = await fetch(`${server.url}/`, { headers: { accept: "text/html" } });
+      expect(await page.text()).not.toMatch(/sandbox/i);
+      const introspection = await gql(server.url, `{ __schema { types { name } } }`);
+      expect(introspection.status).toBe(400);
+      expect(introspection.body.errors![0]!.extensions!.code).toBe("GRAPHQL_VALIDATION_FAILED");
+      const normal = await gql(server.url, `{ categories { id } }`);
+      expect(normal.body.errors).toBeUndefined();
+    } finally {
+      await server.close();
+      await gateway.stop();
+    }
+  });
+
+  it("serves Apollo Sandbox pointed at itself in development", async () => {
+    const page = await fetch(`${stack.gatewayUrl}/`, { headers: { accept: "text/html" } });
+    const html = await page.text();
+    expect(page.status).toBe(200);
+    expect(html).toContain("embeddable-sandbox");
+    expect(html).toContain("initialEndpoint");
+  });
+});

@@ -1,0 +1,53 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { REPO_ROOT } from "@catalog/common";
+import { describe, expect, it } from "vitest";
+import { composeSupergraph, SUPERGRAPH_PATH } from "../src/compose.ts";
+import { loadGatewayConfig } from "../src/config.ts";
+import { buildGateway } from "../src/server.ts";
+import { SupergraphError } from "../src/supergraph.ts";
+import { logger } from "../../test/support/stack.ts";
+
+describe("the committed supergraph", () => {
+  it("is exactly what composing the subgraphs' schema.graphql produces (run `npm run compose` if this fails)", async () => {
+    const committed = await readFile(SUPERGRAPH_PATH, "utf8");
+    expect(committed).toBe(await composeSupergraph());
+  });
+
+  it("declares the four subgraphs, a @requires and entity keys", async () => {
+    const sdl = await readFile(SUPERGRAPH_PATH, "utf8");
+    for (const name of ["users", "products", "orders", "inventory"]) expect(sdl).toContain(`name: "${name}"`);
+    expect(sdl).toMatch(/shippingEstimate: ShippingEstimate! @join__field\(graph: INVENTORY, requires: "weightGrams"\)/);
+  });
+});
+
+describe("the gateway refuses to start without a valid supergraph", () => {
+  it("rejects a missing file with a message that says how to fix it", async () => {
+    const config = loadGatewayConfig({ SUPERGRAPH_PATH: "/nonexistent/supergraph.graphql" });
+    await expect(buildGateway(config, logger)).rejects.toThrow(SupergraphError);
+    await expect(buildGateway(config, logger)).rejects.toThrow(/npm run compose/);
+  });
+
+  it("rejects a file that is not a supergraph (a subgraph schema, say)", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "supergraph-"));
+    const file = path.join(dir, "supergraph.graphql");
+    await writeFile(file, await readFile(path.join(REPO_ROOT, "subgraphs/users/schema.graphql"), "utf8"));
+    await expect(buildGateway(loadGatewayConfig({ SUPERGRAPH_PATH: file }), logger)).rejects.toThrow(SupergraphError);
+  });
+
+  it("exits non-zero as a process, before listening", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "gateway/src/index.ts")], {
+      env: { ...process.env, SUPERGRAPH_PATH: "/nonexistent/supergraph.graphql", PORT: "0", LOG_LEVEL: "error" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk) => (output += chunk));
+    child.stderr.on("data", (chunk) => (output += chunk));
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(code).toBe(1);
+    expect(output).toContain("Cannot read the supergraph");
+    expect(output).not.toContain("listening");
+  });
+});

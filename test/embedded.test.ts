@@ -1,0 +1,96 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { REPO_ROOT, SEED_SIZES } from "@catalog/common";
+import { afterAll, describe, expect, it } from "vitest";
+import { gql } from "./support/stack.ts";
+
+/** Runs `scripts/start.ts` (what `npm start` runs) with no database or Redis configured. */
+async function startEmbedded(dataDir: string): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !/DATABASE_URL$|^REDIS_URL$|_SUBGRAPH_URL$/.test(key)),
+  );
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "scripts/start.ts")], {
+    cwd: REPO_ROOT,
+    env: { ...env, DATA_DIR: dataDir, PORT: "0", SUBGRAPH_PORT_BASE: "0", LOG_LEVEL: "warn" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready after 90 s:\n${output}`)), 90_000);
+    const check = () => {
+      const match = /Apollo Sandbox\s+(http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout!.on("data", check);
+    child.on("exit", (code) => reject(new Error(`exited with ${code} before ready:\n${output}`)));
+  });
+  return { child, url, output: () => output };
+}
+
+async function stop(child: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+  child.kill("SIGTERM");
+  return exited;
+}
+
+const CATALOG = `{
+  active: products(first: 1) { totalCount }
+  archived: products(first: 1, filter: { status: ARCHIVED }) { totalCount }
+  users(first: 1) { totalCount }
+  categories { children { children { id } } }
+}`;
+
+const CROSS = `{
+  products(first: 3, sort: PRICE_DESC) {
+    edges { node { sku inventory { available } reviews(first: 1) { author { fullName orders(first: 1) { totalCount edges { node { items { product { name } } } } } } } } }
+  }
+}`;
+
+let dataDir: string;
+afterAll(async () => {
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+describe("npm start with no database configured", () => {
+  it("seeds an embedded catalog on first start, answers across subgraphs, and keeps the data on restart", async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), "catalog-embedded-"));
+
+    const first = await startEmbedded(dataDir);
+    let firstAnswer: unknown;
+    try {
+      expect(first.output()).toContain("seeded the demo catalog");
+      expect(first.output()).toContain("embedded PostgreSQL");
+      const catalog = await gql(first.url, CATALOG);
+      expect(catalog.body.errors).toBeUndefined();
+      const data = catalog.body.data!;
+      expect(data.active.totalCount + data.archived.totalCount).toBe(SEED_SIZES.products);
+      expect(data.users.totalCount).toBeGreaterThanOrEqual(200);
+      const leaves = data.categories.flatMap((root: any) => root.children.flatMap((child: any) => child.children));
+      expect(data.categories.length + data.categories.flatMap((r: any) => r.children).length + leaves.length).toBeGreaterThanOrEqual(30);
+      expect(leaves.length).toBeGreaterThan(0);
+
+      const cross = await gql(first.url, CROSS);
+      expect(cross.body.errors).toBeUndefined();
+      expect(cross.body.data!.products.edges).toHaveLength(3);
+      firstAnswer = cross.body.data;
+    } finally {
+      expect(await stop(first.child)).toBe(0);
+    }
+
+    const second = await startEmbedded(dataDir);
+    try {
+      expect(second.output()).not.toContain("seeded the demo catalog");
+      const cross = await gql(second.url, CROSS);
+      expect(cross.body.data).toEqual(firstAnswer);
+    } finally {
+      expect(await stop(second.child)).toBe(0);
+    }
+  });
+});

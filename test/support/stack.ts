@@ -1,0 +1,105 @@
+import {
+  createLogger,
+  listen,
+  openPostgres,
+  startSubgraph,
+  type PrismaLike,
+  type SubgraphName,
+  type StartedSubgraph,
+  type SubgraphModule,
+} from "@catalog/common";
+import { inventorySubgraph } from "@catalog/inventory";
+import { ordersSubgraph } from "@catalog/orders";
+import { productsSubgraph } from "@catalog/products";
+import { usersSubgraph } from "@catalog/users";
+import { inject } from "vitest";
+import { loadGatewayConfig } from "../../gateway/src/config.ts";
+import { buildGateway, type Gateway } from "../../gateway/src/server.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    databaseUrls: Record<SubgraphName, string>;
+    redisUrl: string;
+    redisPrefix: string;
+  }
+}
+
+export const logger = createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
+
+type Prismas = {
+  users: ReturnType<typeof usersSubgraph.createPrisma>;
+  products: ReturnType<typeof productsSubgraph.createPrisma>;
+  orders: ReturnType<typeof ordersSubgraph.createPrisma>;
+  inventory: ReturnType<typeof inventorySubgraph.createPrisma>;
+};
+
+export interface Stack {
+  gatewayUrl: string;
+  gateway: Gateway;
+  subgraphs: Record<keyof Prismas, StartedSubgraph<PrismaLike>>;
+  prisma: Prismas;
+  close(): Promise<void>;
+}
+
+/** Starts one subgraph on port 0 against this run's real PostgreSQL database. */
+export async function startTestSubgraph<P extends PrismaLike>(module: SubgraphModule<P>): Promise<StartedSubgraph<P>> {
+  const db = openPostgres(inject("databaseUrls")[module.name], { poolSize: 5 });
+  return startSubgraph(module, { db, logger, port: 0, introspection: true, migrate: false, seed: false });
+}
+
+/** The real system: four subgraphs and the gateway, each on its own port-0 HTTP server. */
+export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+  const [users, products, orders, inventory] = await Promise.all([
+    startTestSubgraph(usersSubgraph),
+    startTestSubgraph(productsSubgraph),
+    startTestSubgraph(ordersSubgraph),
+    startTestSubgraph(inventorySubgraph),
+  ]);
+  const config = loadGatewayConfig({
+    NODE_ENV: "test",
+    PORT: "0",
+    USERS_SUBGRAPH_URL: `${users.url}/graphql`,
+    PRODUCTS_SUBGRAPH_URL: `${products.url}/graphql`,
+    ORDERS_SUBGRAPH_URL: `${orders.url}/graphql`,
+    INVENTORY_SUBGRAPH_URL: `${inventory.url}/graphql`,
+    REDIS_URL: inject("redisUrl"),
+    REDIS_KEY_PREFIX: inject("redisPrefix"),
+    ...env,
+  });
+  const gateway = await buildGateway(config, logger);
+  const server = await listen(gateway.app, 0);
+  return {
+    gatewayUrl: server.url,
+    gateway,
+    subgraphs: { users, products, orders, inventory },
+    prisma: { users: users.prisma, products: products.prisma, orders: orders.prisma, inventory: inventory.prisma },
+    async close() {
+      await server.close();
+      await gateway.stop();
+      await Promise.all([users, products, orders, inventory].map((s) => s.close()));
+    },
+  };
+}
+
+export interface GraphQLResponse<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: {
+    data?: T | null;
+    errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
+  };
+}
+
+export async function gql<T = Record<string, any>>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Promise<GraphQLResponse<T>> {
+  const response = await fetch(url.endsWith("/graphql") ? url : `${url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json", ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse<T>["body"] };
+}

@@ -1,0 +1,32 @@
+import { defineConfig } from "vitest/config";
+
+// Two projects: `unit` exercises one subgraph or module at a time (still on real PostgreSQL);
+// `integration` starts real subgraphs and the real gateway over HTTP. Both share one global setup
+// that creates this run's databases and drops them at the end.
+export default defineConfig({
+  test: {
+    globalSetup: ["./test/support/global-setup.ts"],
+    reporters: ["default", ["json", { outputFile: ".test-results/vitest.json" }]],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    // Two cores: files run in parallel, two at a time, each against its own rows.
+    maxWorkers: 2,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["packages/*/test/**/*.test.ts", "subgraphs/*/test/**/*.test.ts"],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["gateway/test/**/*.test.ts", "test/**/*.test.ts"],
+          testTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});

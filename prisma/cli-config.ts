@@ -20,7 +20,7 @@ function reportNameColumnsAsText(): void {
   // @ts-expect-error - overriding an overloaded method with a promise-only wrapper
   pg.Pool.prototype.query = async function patchedQuery(this: pg.Pool, ...args: unknown[]) {
     // @ts-expect-error - forwarding the caller's overload unchanged
-    const result = await original.apply(this, args);
+    const result = (await original.apply(this, args)) as unknown;
     for (const field of (result as pg.QueryResult).fields ?? []) {
       if (field.dataTypeID === 19) field.dataTypeID = 25;
     }

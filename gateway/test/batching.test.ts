@@ -35,7 +35,7 @@ async function customerWithOrders(orders: number) {
   const { products, users, orders: ordersDb, inventory } = stack.prisma;
   const [customer, ...authors] = await Promise.all(Array.from({ length: 4 }, () => createUser(users)));
   const { leaf } = await createCategoryTree(products);
-  const catalog = [];
+  const catalog: Awaited<ReturnType<typeof createProduct>>[] = [];
   for (let i = 0; i < orders * 2; i++) catalog.push(await createProduct(products, { categoryId: leaf.id, price: "5.00" }));
   await inventory.stockItem.createMany({ data: catalog.map((p, i) => ({ productId: p.id, onHand: 10 + i })) });
   await products.review.createMany({

@@ -92,7 +92,7 @@ describe("product listing: filters and cursor pagination", () => {
   it("pages through a category and its subcategories in price order without gaps or repeats", async () => {
     const { products } = stack.prisma;
     const { root, child, leaf } = await createCategoryTree(products);
-    const created = [];
+    const created: Awaited<ReturnType<typeof createProduct>>[] = [];
     for (const [price, categoryId] of [["5.00", leaf.id], ["1.00", leaf.id], ["3.00", child.id], ["3.00", leaf.id], ["9.99", leaf.id]] as const) {
       created.push(await createProduct(products, { categoryId, price }));
     }

@@ -4,7 +4,6 @@ import {
   openPostgres,
   startSubgraph,
   type PrismaLike,
-  type SubgraphName,
   type StartedSubgraph,
   type SubgraphModule,
 } from "@catalog/common";
@@ -13,16 +12,10 @@ import { ordersSubgraph } from "@catalog/orders";
 import { productsSubgraph } from "@catalog/products";
 import { usersSubgraph } from "@catalog/users";
 import { inject } from "vitest";
+import "./provided.ts";
 import { loadGatewayConfig } from "../../gateway/src/config.ts";
 import { buildGateway, type Gateway } from "../../gateway/src/server.ts";
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    databaseUrls: Record<SubgraphName, string>;
-    redisUrl: string;
-    redisPrefix: string;
-  }
-}
 
 export const logger = createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
 

@@ -17,6 +17,7 @@ import {
   PRISMA_DIR,
   SEED_SIZES,
 } from "../src/index.ts";
+import "../../../test/support/provided.ts";
 
 describe("ids and pages", () => {
   it("parseId accepts UUIDs (normalised to lower case) and rejects the rest with BAD_USER_INPUT", () => {

@@ -106,7 +106,7 @@ describe("products subgraph", () => {
   it("sorts by name and newest, paging with the id as tie-breaker", async () => {
     const { leaf } = await createCategoryTree(h.prisma);
     const at = new Date("2026-01-01T00:00:00Z");
-    const made = [];
+    const made: Awaited<ReturnType<typeof createProduct>>[] = [];
     for (const name of ["Cedar", "Ash", "Birch", "Ash"]) made.push(await createProduct(h.prisma, { categoryId: leaf.id, name, createdAt: at }));
     const collect = async (sort: string) => {
       const names: string[] = [];

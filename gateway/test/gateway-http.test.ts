@@ -3,13 +3,35 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
 import { inventorySubgraph } from "@catalog/inventory";
 import { productsSubgraph } from "@catalog/products";
-import { listen, openPostgres, startSubgraph } from "@catalog/common";
+import { listen, openPostgres, startSubgraph, type PrismaLike, type SubgraphModule } from "@catalog/common";
 import { loadGatewayConfig } from "../src/config.ts";
 import { buildGateway } from "../src/server.ts";
 import { gql, logger, startStack, type Stack } from "../../test/support/stack.ts";
 
 /** Response bodies here are read as loosely as a client would read them. */
 const json = (response: Response): Promise<any> => response.json();
+
+/** A gateway on the test stack's subgraphs, with some config replaced; stopped by the caller. */
+async function extraGateway(env: Record<string, string>) {
+  const config = loadGatewayConfig({
+    ...Object.fromEntries(Object.entries(stack.gateway.subgraphUrls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
+    ...env,
+  });
+  const gateway = await buildGateway(config, logger);
+  const server = await listen(gateway.app, 0);
+  return {
+    url: server.url,
+    async close() {
+      await server.close();
+      await gateway.stop();
+    },
+  };
+}
+
+/** A subgraph of its own on port 0, on the given database URL. */
+function extraSubgraph<P extends PrismaLike>(module: SubgraphModule<P>, databaseUrl: string) {
+  return startSubgraph(module, { db: openPostgres(databaseUrl), logger, port: 0, introspection: false, migrate: false, seed: false });
+}
 
 let stack: Stack;
 let redis: Redis;
@@ -37,20 +59,8 @@ describe("health and readiness", () => {
   });
 
   it("/ready is 503 and names the subgraph when one is down", async () => {
-    const inventory = await startSubgraph(inventorySubgraph, {
-      db: openPostgres(inject("databaseUrls").inventory),
-      logger,
-      port: 0,
-      introspection: false,
-      migrate: false,
-      seed: false,
-    });
-    const config = loadGatewayConfig({
-      ...Object.fromEntries(Object.entries(stack.gateway.subgraphUrls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
-      INVENTORY_SUBGRAPH_URL: `${inventory.url}/graphql`,
-    });
-    const gateway = await buildGateway(config, logger);
-    const server = await listen(gateway.app, 0);
+    const inventory = await extraSubgraph(inventorySubgraph, inject("databaseUrls").inventory);
+    const server = await extraGateway({ INVENTORY_SUBGRAPH_URL: `${inventory.url}/graphql` });
     try {
       expect((await fetch(`${server.url}/ready`)).status).toBe(200);
       await inventory.close();
@@ -60,7 +70,6 @@ describe("health and readiness", () => {
       expect((await fetch(`${server.url}/health`)).status).toBe(200);
     } finally {
       await server.close();
-      await gateway.stop();
     }
   });
 });
@@ -70,20 +79,8 @@ describe("internal errors", () => {
     // A products subgraph whose database does not exist: every query fails inside Prisma.
     const broken = new URL(inject("databaseUrls").products);
     broken.pathname = "/catalog_test_does_not_exist";
-    const products = await startSubgraph(productsSubgraph, {
-      db: openPostgres(broken.toString()),
-      logger,
-      port: 0,
-      introspection: false,
-      migrate: false,
-      seed: false,
-    });
-    const config = loadGatewayConfig({
-      ...Object.fromEntries(Object.entries(stack.gateway.subgraphUrls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
-      PRODUCTS_SUBGRAPH_URL: `${products.url}/graphql`,
-    });
-    const gateway = await buildGateway(config, logger);
-    const server = await listen(gateway.app, 0);
+    const products = await extraSubgraph(productsSubgraph, broken.toString());
+    const server = await extraGateway({ PRODUCTS_SUBGRAPH_URL: `${products.url}/graphql` });
     try {
       const response = await gql(server.url, `{ products(first: 1) { totalCount } }`, {}, { "x-request-id": "req-masking-test" });
       const text = JSON.stringify(response.body);
@@ -95,7 +92,6 @@ describe("internal errors", () => {
       expect(text).not.toMatch(/prisma|postgres|database|catalog_test|stack|127\.0\.0\.1/i);
     } finally {
       await server.close();
-      await gateway.stop();
       await products.close();
     }
   });
@@ -150,12 +146,7 @@ describe("automatic persisted queries in Redis", () => {
 
 describe("production mode", () => {
   it("serves no Sandbox and refuses introspection", async () => {
-    const config = loadGatewayConfig({
-      NODE_ENV: "production",
-      ...Object.fromEntries(Object.entries(stack.gateway.subgraphUrls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
-    });
-    const gateway = await buildGateway(config, logger);
-    const server = await listen(gateway.app, 0);
+    const server = await extraGateway({ NODE_ENV: "production" });
     try {
       const page = await fetch(`${server.url}/`, { headers: { accept: "text/html" } });
       expect(await page.text()).not.toMatch(/sandbox/i);
@@ -166,7 +157,6 @@ describe("production mode", () => {
       expect(normal.body.errors).toBeUndefined();
     } finally {
       await server.close();
-      await gateway.stop();
     }
   });
 

@@ -21,40 +21,37 @@ function redactUrl(url: string): string {
   return parsed.toString();
 }
 
-/** Creates the database named in `url` when it does not exist yet (used by migrate and tests). */
-export async function ensurePostgresDatabase(url: string): Promise<void> {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.replace(/^\//, ""));
+/** Runs `work` on a connection to the server's `postgres` database, with the target's quoted name. */
+async function withMaintenanceClient(url: string, work: (client: pg.Client, quotedName: string, name: string) => Promise<void>) {
+  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ""));
   const maintenance = new URL(url);
   maintenance.pathname = "/postgres";
   const client = new pg.Client({ connectionString: maintenance.toString() });
   await client.connect();
   try {
-    const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
-    if (exists.rowCount === 0) {
-      // Identifiers cannot be parameters; quote it the way Postgres does.
-      await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((error: { code?: string }) => {
-        // Another process created it between our check and our CREATE.
-        if (error.code !== "42P04") throw error;
-      });
-    }
+    // Identifiers cannot be parameters; quote it the way Postgres does.
+    await work(client, `"${name.replace(/"/g, '""')}"`, name);
   } finally {
     await client.end();
   }
 }
 
-export async function dropPostgresDatabase(url: string): Promise<void> {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.replace(/^\//, ""));
-  const maintenance = new URL(url);
-  maintenance.pathname = "/postgres";
-  const client = new pg.Client({ connectionString: maintenance.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '""')}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
+/** Creates the database named in `url` when it does not exist yet (used by migrate, start and tests). */
+export function ensurePostgresDatabase(url: string): Promise<void> {
+  return withMaintenanceClient(url, async (client, quoted, name) => {
+    const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+    if (exists.rowCount !== 0) return;
+    await client.query(`CREATE DATABASE ${quoted}`).catch((error: { code?: string }) => {
+      // Another process created it between our check and our CREATE.
+      if (error.code !== "42P04") throw error;
+    });
+  });
+}
+
+export function dropPostgresDatabase(url: string): Promise<void> {
+  return withMaintenanceClient(url, async (client, quoted) => {
+    await client.query(`DROP DATABASE IF EXISTS ${quoted} WITH (FORCE)`);
+  });
 }
 
 export interface PostgresOptions {

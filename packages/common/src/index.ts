@@ -15,3 +15,4 @@ export * from "./config.ts";
 export * from "./bootstrap.ts";
 export * from "./main.ts";
 export * from "./paths.ts";
+export * from "./loader-helpers.ts";

@@ -93,3 +93,27 @@ export async function createSubgraphApp<TContext extends RequestScoped>(
 export function subgraphSchema(typeDefs: DocumentNode, resolvers: object): GraphQLSchema {
   return buildSubgraphSchema({ typeDefs, resolvers: resolvers as Parameters<typeof buildSubgraphSchema>[0] extends infer T ? T extends { resolvers?: infer R } ? R : never : never });
 }
+
+/**
+ * What each subgraph's server.ts declares: its SDL, resolvers and per-request context. The result
+ * builds the server from injected dependencies and never listens (index.ts, or a test, does).
+ */
+export function defineSubgraphServer<P, TContext extends RequestScoped>(definition: {
+  name: string;
+  typeDefs: DocumentNode;
+  resolvers: object;
+  createContext(prisma: P, logger: Logger, requestId: string): TContext;
+}): (deps: { prisma: P; db: { query(sql: string): Promise<unknown> }; logger: Logger; introspection: boolean }) => Promise<SubgraphApp> {
+  const schema = subgraphSchema(definition.typeDefs, definition.resolvers);
+  return (deps) =>
+    createSubgraphApp<TContext>({
+      name: definition.name,
+      schema,
+      logger: deps.logger,
+      introspection: deps.introspection,
+      context: (requestId) => definition.createContext(deps.prisma, deps.logger, requestId),
+      checkReady: async () => {
+        await deps.db.query("SELECT 1");
+      },
+    });
+}

@@ -1,3 +1,4 @@
+import { groupedInKeyOrder, inKeyOrder } from "@catalog/common";
 import DataLoader from "dataloader";
 import type { Order, OrderItem, OrdersPrisma } from "./prisma.ts";
 
@@ -16,22 +17,21 @@ export interface Loaders {
 }
 
 export function createLoaders(prisma: OrdersPrisma): Loaders {
-  const orderById = new DataLoader<string, Order | null>(async (ids) => {
-    const rows = await prisma.order.findMany({ where: { id: { in: [...ids] } } });
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
+  const orderById = new DataLoader<string, Order | null>(async (ids) =>
+    inKeyOrder(ids, await prisma.order.findMany({ where: { id: { in: [...ids] } } }), (row) => row.id),
+  );
   return {
     orderById,
-    itemsByOrderId: new DataLoader(async (orderIds) => {
-      const rows = await prisma.orderItem.findMany({
-        where: { orderId: { in: [...orderIds] } },
-        orderBy: [{ orderId: "asc" }, { position: "asc" }],
-      });
-      const groups = new Map<string, OrderItem[]>(orderIds.map((id) => [id, []]));
-      for (const row of rows) groups.get(row.orderId)?.push(row);
-      return orderIds.map((id) => groups.get(id) ?? []);
-    }),
+    itemsByOrderId: new DataLoader(async (orderIds) =>
+      groupedInKeyOrder(
+        orderIds,
+        await prisma.orderItem.findMany({
+          where: { orderId: { in: [...orderIds] } },
+          orderBy: [{ orderId: "asc" }, { position: "asc" }],
+        }),
+        (row) => row.orderId,
+      ),
+    ),
     ordersByUser: new DataLoader(
       async (keys) => {
         // Users in one batch usually share the page arguments; each distinct (limit, after) is one statement.

@@ -1,3 +1,4 @@
+import { inKeyOrder } from "@catalog/common";
 import DataLoader from "dataloader";
 import type { User, UsersPrisma } from "./prisma.ts";
 
@@ -8,10 +9,8 @@ export interface Loaders {
 /** Per request: one `WHERE id IN (...)` for every user the request touches, results in key order. */
 export function createLoaders(prisma: UsersPrisma): Loaders {
   return {
-    userById: new DataLoader(async (ids) => {
-      const rows = await prisma.user.findMany({ where: { id: { in: [...ids] } } });
-      const byId = new Map(rows.map((row) => [row.id, row]));
-      return ids.map((id) => byId.get(id) ?? null);
-    }),
+    userById: new DataLoader(async (ids) =>
+      inKeyOrder(ids, await prisma.user.findMany({ where: { id: { in: [...ids] } } }), (row) => row.id),
+    ),
   };
 }

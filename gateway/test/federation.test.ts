@@ -140,6 +140,12 @@ describe("product listing: filters and cursor pagination", () => {
     expect(await names({ categoryId: child.id, includeSubcategories: true })).toEqual(["Blue kettle", "Green kettle", "Red kettle"]);
     expect(await names({ categoryId: leaf.id, minPrice: "4.00", maxPrice: "12" })).toEqual(["Blue kettle"]);
     expect(await names({ categoryId: child.id, includeSubcategories: true, search: "RED KET" })).toEqual(["Red kettle"]);
+    // % and _ are searched for literally, not as SQL wildcards.
+    const discount = await createProduct(products, { categoryId: leaf.id, name: "Kettle 100% steel" });
+    expect(await names({ categoryId: leaf.id, search: "100%" })).toEqual([discount.name]);
+    expect(await names({ categoryId: leaf.id, search: "%" })).toEqual([discount.name]);
+    expect(await names({ categoryId: leaf.id, search: "Blue_kettle" })).toEqual([]);
+    expect(await names({ categoryId: leaf.id, search: "\\" })).toEqual([]);
     const { body } = await gql(stack.gatewayUrl, query, { filter: { categoryId: leaf.id, status: "ARCHIVED" } });
     expect(body.data!.products.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual([archived.id]);
     expect(cheap.id).toBeTruthy();

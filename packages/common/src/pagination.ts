@@ -76,3 +76,12 @@ export function toConnection<T>(
     },
   };
 }
+
+/**
+ * Prisma's `contains` becomes `LIKE '%' || value || '%'`, where `%` and `_` in the value are
+ * wildcards. A search for "100%" means those characters literally, so escape them (and the
+ * escape character itself, backslash, Postgres' default).
+ */
+export function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (char) => `\\${char}`);
+}

@@ -1,4 +1,4 @@
-import { badUserInput, decodeCursor, encodeCursor, isUuid, parseFirst, parseId, toConnection } from "@catalog/common";
+import { badUserInput, decodeCursor, encodeCursor, escapeLike, isUuid, parseFirst, parseId, toConnection } from "@catalog/common";
 import type { Context } from "../context.ts";
 import type { Prisma, Product } from "../prisma.ts";
 import { optionalId } from "../validation.ts";
@@ -63,10 +63,11 @@ async function productWhere(args: ProductsArgs, ctx: Context): Promise<Prisma.Pr
     throw badUserInput("filter.search must be at most 100 characters.", "filter.search");
   }
   if (search) {
+    const pattern = escapeLike(search);
     where.OR = [
-      { name: { contains: search, mode: "insensitive" } },
-      { description: { contains: search, mode: "insensitive" } },
-      { sku: { contains: search, mode: "insensitive" } },
+      { name: { contains: pattern, mode: "insensitive" } },
+      { description: { contains: pattern, mode: "insensitive" } },
+      { sku: { contains: pattern, mode: "insensitive" } },
     ];
   }
   const categoryId = optionalId(filter.categoryId, "filter.categoryId");

@@ -1,4 +1,4 @@
-import { badUserInput, decodeCursor, encodeCursor, isUuid, parseFirst, parseId, toConnection } from "@catalog/common";
+import { badUserInput, decodeCursor, encodeCursor, escapeLike, isUuid, parseFirst, parseId, toConnection } from "@catalog/common";
 import type { Context } from "../context.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import type { Role, UserStatus } from "../generated/prisma/enums.ts";
@@ -30,9 +30,9 @@ export const Query = {
       ...(search
         ? {
             OR: [
-              { email: { contains: search, mode: "insensitive" } },
-              { firstName: { contains: search, mode: "insensitive" } },
-              { lastName: { contains: search, mode: "insensitive" } },
+              { email: { contains: escapeLike(search), mode: "insensitive" } },
+              { firstName: { contains: escapeLike(search), mode: "insensitive" } },
+              { lastName: { contains: escapeLike(search), mode: "insensitive" } },
             ],
           }
         : {}),

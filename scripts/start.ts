@@ -34,6 +34,8 @@ const logger = createLogger("catalog", env.LOG_LEVEL);
 const modules = [usersSubgraph, productsSubgraph, ordersSubgraph, inventorySubgraph] as const;
 
 const subgraphs: StartedSubgraph<{ $disconnect(): Promise<void> }>[] = [];
+// Filled once every subgraph listens; subgraphs only look a peer up while serving a request.
+const peerUrls = new Map<string, string>();
 try {
   const results = await Promise.all(
     modules.map(async (module, index) => {
@@ -45,10 +47,12 @@ try {
         introspection: true,
         migrate: true,
         seed: true,
+        peers: (name) => peerUrls.get(name),
       });
     }),
   );
   subgraphs.push(...(results as StartedSubgraph<{ $disconnect(): Promise<void> }>[]));
+  for (const s of subgraphs) peerUrls.set(s.name, `${s.url}/graphql`);
 } catch (error) {
   logger.fatal({ err: error }, "a subgraph failed to start");
   console.error(`Could not start the subgraphs: ${(error as Error).message}`);

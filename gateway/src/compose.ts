@@ -1,13 +1,11 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { composeServices } from "@apollo/composition";
-import { REPO_ROOT, SUBGRAPHS } from "@catalog/common";
+import { DEFAULT_SUBGRAPH_PORTS, REPO_ROOT, SUBGRAPHS } from "@catalog/common";
 import { parse } from "graphql";
 
 export const SUPERGRAPH_PATH = path.join(REPO_ROOT, "schema", "supergraph.graphql");
 
-/** Where each subgraph listens by default; the gateway can override every URL at run time. */
-export const DEFAULT_SUBGRAPH_PORTS = { users: 4001, products: 4002, orders: 4003, inventory: 4004 } as const;
 
 /** Composes the supergraph from every subgraph's schema.graphql, as `npm run compose` does. */
 export async function composeSupergraph(): Promise<string> {

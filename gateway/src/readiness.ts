@@ -7,10 +7,20 @@ export interface ReadinessReport {
   cache: { kind: string; reachable: boolean };
 }
 
-/** A subgraph is reachable when it answers a trivial GraphQL query over its real endpoint. */
-export async function probeSubgraph(url: string): Promise<boolean> {
+/**
+ * A subgraph is ready when its own /ready says so (it checks its database). A subgraph that is not
+ * ours to know (URL not ending in /graphql) is probed with a trivial GraphQL query instead.
+ */
+export async function probeSubgraph(graphqlUrl: string): Promise<boolean> {
   try {
-    const response = await fetch(url, {
+    if (graphqlUrl.endsWith("/graphql")) {
+      const response = await fetch(graphqlUrl.replace(/\/graphql$/, "/ready"), {
+        signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+      });
+      await response.body?.cancel();
+      return response.ok;
+    }
+    const response = await fetch(graphqlUrl, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ query: "{ __typename }" }),

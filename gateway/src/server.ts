@@ -6,7 +6,7 @@ import {
   ApolloServerPluginUsageReportingDisabled,
 } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
-import { errorMaskingPlugin, requestIdFrom, type Logger } from "@catalog/common";
+import { errorMaskingPlugin, inputGuardPlugin, jsonErrorHandler, requestIdMiddleware, type Logger } from "@catalog/common";
 import cors from "cors";
 import express, { type Express } from "express";
 import { createCache, type CacheHandle } from "./cache.ts";
@@ -60,6 +60,7 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false })
         : ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
+      inputGuardPlugin<GatewayContext>(),
       errorMaskingPlugin<GatewayContext>(logger),
       {
         async serverWillStart() {
@@ -87,6 +88,7 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
 
   const app = express();
   app.disable("x-powered-by");
+  app.use(requestIdMiddleware);
   app.get("/health", (_req, res) => {
     res.json({ status: "ok" });
   });
@@ -98,16 +100,13 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
     cors<cors.CorsRequest>({ origin: config.corsOrigins, credentials: true }),
     express.json({ limit: "1mb" }),
     expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        const requestId = requestIdFrom(req.headers["x-request-id"]);
-        res.setHeader("x-request-id", requestId);
-        return { requestId };
-      },
+      context: async ({ res }) => ({ requestId: res.locals.requestId as string }),
     }),
   ];
   // Sandbox is served at the root (what people open first) and both paths answer GraphQL.
   app.use("/graphql", ...graphql);
   app.use("/", ...graphql);
+  app.use(jsonErrorHandler(logger));
 
   return {
     app,

@@ -152,6 +152,10 @@ describe("product listing: filters and cursor pagination", () => {
   });
 });
 
+function forged(values: unknown[]): string {
+  return Buffer.from(JSON.stringify(values)).toString("base64url");
+}
+
 describe("bad input gets a stable code and a clear message", () => {
   const cases: [string, string, Record<string, unknown>, string][] = [
     ["malformed product id", `query ($id: ID!) { product(id: $id) { id } }`, { id: "42" }, "id"],
@@ -165,6 +169,11 @@ describe("bad input gets a stable code and a clear message", () => {
     ["a cursor that is not base64", `{ products(after: "!!!") { totalCount } }`, {}, "after"],
     ["malformed category filter", `{ products(filter: { categoryId: "x" }) { totalCount } }`, {}, "filter.categoryId"],
     ["orders page too large", `query ($id: ID!) { user(id: $id) { orders(first: 500) { totalCount } } }`, { id: "__USER__" }, "first"],
+    // Well-formed cursors carrying values the server never writes (dates PostgreSQL cannot store).
+    ["a forged products cursor", `query ($a: String) { products(after: $a) { totalCount } }`, { a: forged(["products:NEWEST", "+275760-09-13T00:00:00.000Z", "6f2b7e1c-1111-4a2b-9c3d-000000000001"]) }, "after"],
+    ["a forged users cursor", `query ($a: String) { users(after: $a) { totalCount } }`, { a: forged(["users:createdAt", "-271821-04-20T00:00:00.000Z", "6f2b7e1c-1111-4a2b-9c3d-000000000001"]) }, "after"],
+    ["a forged orders cursor", `query ($id: ID!, $a: String) { user(id: $id) { orders(after: $a) { totalCount } } }`, { id: "__USER__", a: forged(["orders:newest", "2026-13-45T00:00:00.000Z", "6f2b7e1c-1111-4a2b-9c3d-000000000001"]) }, "after"],
+    ["a price cursor holding text", `query ($a: String) { products(sort: PRICE_ASC, after: $a) { totalCount } }`, { a: forged(["products:PRICE_ASC", "1e999", "6f2b7e1c-1111-4a2b-9c3d-000000000001"]) }, "after"],
   ];
 
   it.each(cases)("%s -> BAD_USER_INPUT", async (_name, query, variables, field) => {
@@ -192,6 +201,19 @@ describe("bad input gets a stable code and a clear message", () => {
     const { body } = await gql(stack.gatewayUrl, `query ($p: Decimal) { products(filter: { minPrice: $p }) { totalCount } }`, { p: "12abc" });
     expect(body.errors![0]!.extensions!.code).toBe("BAD_USER_INPUT");
     expect(body.data ?? null).toBeNull();
+  });
+
+  it.each([
+    ["a NUL byte in a variable", `query ($s: String) { products(filter: { search: $s }) { totalCount } }`, { s: "ab\u0000c" }],
+    ["an unpaired surrogate in a variable", `query ($s: String!) { productBySku(sku: $s) { id } }`, { s: "\ud800" }],
+    ["a NUL byte in a literal", `{ products(filter: { search: "a\\u0000b" }) { totalCount } }`, {}],
+    ["a NUL byte in mutation input", `mutation ($n: String!) { createCategory(input: { name: $n }) { id } }`, { n: "Bad\u0000Name" }],
+  ])("rejects %s with 400 BAD_USER_INPUT before anything runs", async (_name, query, variables) => {
+    const before = await stack.prisma.products.category.count();
+    const { status, body } = await gql(stack.gatewayUrl, query, variables);
+    expect(status).toBe(400);
+    expect(body.errors![0]!.extensions!.code).toBe("BAD_USER_INPUT");
+    expect(await stack.prisma.products.category.count()).toBe(before);
   });
 
   it("answers an unknown field with 400 and GRAPHQL_VALIDATION_FAILED", async () => {
@@ -242,6 +264,21 @@ describe("mutations validate their input and write nothing on failure", () => {
     const after = await stack.prisma.products.product.findMany({ where: { sku: existing.sku } });
     expect(after).toHaveLength(1);
     expect(after[0]!.priceAmount.toFixed(2)).toBe("3.00");
+  });
+
+  it("adjustStock for a product that does not exist is NOT_FOUND and records nothing", async () => {
+    const productId = "6f2b7e1c-2222-4a2b-9c3d-000000000009";
+    const { body } = await gql(stack.gatewayUrl, `mutation ($id: ID!) { adjustStock(productId: $id, delta: 5, reason: RECEIVED) { id name } }`, { id: productId });
+    expect(body.errors![0]!.extensions!.code).toBe("NOT_FOUND");
+    expect(await stack.prisma.inventory.stockItem.count({ where: { productId } })).toBe(0);
+  });
+
+  it("adjustStock creates the first stock of a new product", async () => {
+    const { leaf } = await createCategoryTree(stack.prisma.products);
+    const product = await createProduct(stack.prisma.products, { categoryId: leaf.id });
+    const { body } = await gql(stack.gatewayUrl, `mutation ($id: ID!) { adjustStock(productId: $id, delta: 5, reason: RECEIVED) { name inStock inventory { onHand } } }`, { id: product.id });
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.adjustStock).toEqual({ name: product.name, inStock: true, inventory: { onHand: 5 } });
   });
 
   it("adjustStock refuses to go below what is reserved and records nothing", async () => {

@@ -3,10 +3,10 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
 import { inventorySubgraph } from "@catalog/inventory";
 import { productsSubgraph } from "@catalog/products";
-import { listen, openPostgres, startSubgraph, type PrismaLike, type SubgraphModule } from "@catalog/common";
+import { listen, type PrismaLike, type SubgraphModule } from "@catalog/common";
 import { loadGatewayConfig } from "../src/config.ts";
 import { buildGateway } from "../src/server.ts";
-import { gql, logger, startStack, type Stack } from "../../test/support/stack.ts";
+import { gql, logger, startStack, startTestSubgraph, type Stack } from "../../test/support/stack.ts";
 
 /** Response bodies here are read as loosely as a client would read them. */
 const json = (response: Response): Promise<any> => response.json();
@@ -30,7 +30,7 @@ async function extraGateway(env: Record<string, string>) {
 
 /** A subgraph of its own on port 0, on the given database URL. */
 function extraSubgraph<P extends PrismaLike>(module: SubgraphModule<P>, databaseUrl: string) {
-  return startSubgraph(module, { db: openPostgres(databaseUrl), logger, port: 0, introspection: false, migrate: false, seed: false });
+  return startTestSubgraph(module, { databaseUrl });
 }
 
 let stack: Stack;
@@ -58,6 +58,21 @@ describe("health and readiness", () => {
     });
   });
 
+  it("/ready is 503 when a subgraph is up but its database is not", async () => {
+    const broken = new URL(inject("databaseUrls").inventory);
+    broken.pathname = "/catalog_test_no_such_database";
+    const inventory = await extraSubgraph(inventorySubgraph, broken.toString());
+    const server = await extraGateway({ INVENTORY_SUBGRAPH_URL: `${inventory.url}/graphql` });
+    try {
+      const ready = await fetch(`${server.url}/ready`);
+      expect(ready.status).toBe(503);
+      expect((await json(ready)).subgraphs).toMatchObject({ inventory: false, users: true });
+    } finally {
+      await server.close();
+      await inventory.close();
+    }
+  });
+
   it("/ready is 503 and names the subgraph when one is down", async () => {
     const inventory = await extraSubgraph(inventorySubgraph, inject("databaseUrls").inventory);
     const server = await extraGateway({ INVENTORY_SUBGRAPH_URL: `${inventory.url}/graphql` });
@@ -70,6 +85,39 @@ describe("health and readiness", () => {
       expect((await fetch(`${server.url}/health`)).status).toBe(200);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe("malformed HTTP requests", () => {
+  it("a body that is not JSON gets 400 BAD_REQUEST as JSON, with a request id and no stack trace", async () => {
+    const response = await fetch(`${stack.gatewayUrl}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"query": ',
+    });
+    expect(response.status).toBe(400);
+    expect(response.headers.get("content-type")).toMatch(/json/);
+    const text = await response.text();
+    expect(JSON.parse(text).errors[0].extensions.code).toBe("BAD_REQUEST");
+    expect(JSON.parse(text).errors[0].extensions.requestId).toBe(response.headers.get("x-request-id"));
+    expect(text).not.toMatch(/node_modules|at .*\(|SyntaxError/);
+  });
+
+  it("a body over the limit gets 413 PAYLOAD_TOO_LARGE", async () => {
+    const response = await fetch(`${stack.gatewayUrl}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: `{ categories { id } }`, variables: { pad: "x".repeat(1_100_000) } }),
+    });
+    expect(response.status).toBe(413);
+    expect((await json(response)).errors[0].extensions.code).toBe("PAYLOAD_TOO_LARGE");
+  });
+
+  it("every response carries x-request-id, health checks included", async () => {
+    for (const path of ["/health", "/ready", "/graphql?query=%7B__typename%7D"]) {
+      const response = await fetch(`${stack.gatewayUrl}${path}`, { headers: { "apollo-require-preflight": "1" } });
+      expect(response.headers.get("x-request-id"), path).toMatch(/^[0-9a-f-]{36}$/);
     }
   });
 });

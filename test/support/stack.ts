@@ -3,6 +3,7 @@ import {
   listen,
   openPostgres,
   startSubgraph,
+  type PeerUrls,
   type PrismaLike,
   type StartedSubgraph,
   type SubgraphModule,
@@ -34,20 +35,34 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-/** Starts one subgraph on port 0 against this run's real PostgreSQL database. */
-export async function startTestSubgraph<P extends PrismaLike>(module: SubgraphModule<P>): Promise<StartedSubgraph<P>> {
-  const db = openPostgres(inject("databaseUrls")[module.name], { poolSize: 5 });
-  return startSubgraph(module, { db, logger, port: 0, introspection: true, migrate: false, seed: false });
+/** Starts one subgraph on port 0 against a real PostgreSQL database (default: this run's). */
+export async function startTestSubgraph<P extends PrismaLike>(
+  module: SubgraphModule<P>,
+  options: { peers?: PeerUrls; databaseUrl?: string } = {},
+): Promise<StartedSubgraph<P>> {
+  const db = openPostgres(options.databaseUrl ?? inject("databaseUrls")[module.name], { poolSize: 5 });
+  return startSubgraph(module, {
+    db,
+    logger,
+    port: 0,
+    introspection: true,
+    migrate: false,
+    seed: false,
+    peers: options.peers ?? (() => undefined),
+  });
 }
 
 /** The real system: four subgraphs and the gateway, each on its own port-0 HTTP server. */
 export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+  const peerUrls = new Map<string, string>();
+  const peers: PeerUrls = (name) => peerUrls.get(name);
   const [users, products, orders, inventory] = await Promise.all([
-    startTestSubgraph(usersSubgraph),
-    startTestSubgraph(productsSubgraph),
-    startTestSubgraph(ordersSubgraph),
-    startTestSubgraph(inventorySubgraph),
+    startTestSubgraph(usersSubgraph, { peers }),
+    startTestSubgraph(productsSubgraph, { peers }),
+    startTestSubgraph(ordersSubgraph, { peers }),
+    startTestSubgraph(inventorySubgraph, { peers }),
   ]);
+  for (const s of [users, products, orders, inventory]) peerUrls.set(s.name, `${s.url}/graphql`);
   const config = loadGatewayConfig({
     NODE_ENV: "test",
     PORT: "0",

@@ -1,4 +1,4 @@
-import { openPostgres, type PrismaLike, type SubgraphApp, type SubgraphModule } from "@catalog/common";
+import { openPostgres, type PeerUrls, type PrismaLike, type SubgraphApp, type SubgraphModule } from "@catalog/common";
 import { inject } from "vitest";
 import { logger } from "./stack.ts";
 
@@ -10,10 +10,13 @@ export interface SubgraphHarness<P> {
 }
 
 /** One subgraph in-process (no HTTP) on this run's real database, for executeOperation tests. */
-export async function subgraphHarness<P extends PrismaLike>(module: SubgraphModule<P>): Promise<SubgraphHarness<P>> {
+export async function subgraphHarness<P extends PrismaLike>(
+  module: SubgraphModule<P>,
+  peers: PeerUrls = () => undefined,
+): Promise<SubgraphHarness<P>> {
   const db = openPostgres(inject("databaseUrls")[module.name], { poolSize: 4 });
   const prisma = module.createPrisma(db.adapter);
-  const server = await module.build({ prisma, db, logger, introspection: true });
+  const server = await module.build({ prisma, db, logger, introspection: true, peers });
   return {
     prisma,
     server,

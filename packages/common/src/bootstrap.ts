@@ -11,11 +11,15 @@ export interface PrismaLike {
   $disconnect(): Promise<void>;
 }
 
+/** How a subgraph reaches another one's GraphQL endpoint (resolved when called, not at build). */
+export type PeerUrls = (name: SubgraphName) => string | undefined;
+
 export interface SubgraphDeps<P> {
   prisma: P;
   db: Database;
   logger: Logger;
   introspection: boolean;
+  peers: PeerUrls;
 }
 
 /** What a subgraph package exports so one launcher can migrate, seed and serve any of them. */
@@ -54,7 +58,16 @@ export interface StartedSubgraph<P> extends RunningServer {
 
 export async function startSubgraph<P extends PrismaLike>(
   module: SubgraphModule<P>,
-  options: { db: Database; logger: Logger; port: number; host?: string; introspection: boolean; migrate: boolean; seed: boolean },
+  options: {
+    db: Database;
+    logger: Logger;
+    port: number;
+    host?: string;
+    introspection: boolean;
+    migrate: boolean;
+    seed: boolean;
+    peers: PeerUrls;
+  },
 ): Promise<StartedSubgraph<P>> {
   const { db, logger } = options;
   if (options.migrate) {
@@ -64,7 +77,7 @@ export async function startSubgraph<P extends PrismaLike>(
   const prisma = module.createPrisma(db.adapter);
   const seeded = options.seed ? await module.seed(prisma, db) : false;
   if (seeded) logger.info("seeded demo data");
-  const app = await module.build({ prisma, db, logger, introspection: options.introspection });
+  const app = await module.build({ prisma, db, logger, introspection: options.introspection, peers: options.peers });
   const server = await listen(app.app, options.port, options.host);
   logger.info({ url: `${server.url}/graphql`, database: db.location }, "subgraph listening");
   return {

@@ -6,6 +6,9 @@
 export const SUBGRAPHS = ["users", "products", "orders", "inventory"] as const;
 export type SubgraphName = (typeof SUBGRAPHS)[number];
 
+/** Where each subgraph listens by default (and what the composed supergraph names). */
+export const DEFAULT_SUBGRAPH_PORTS: Record<SubgraphName, number> = { users: 4001, products: 4002, orders: 4003, inventory: 4004 };
+
 export const DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/catalog";
 
 export function deriveDatabaseUrl(baseUrl: string, subgraph: string): string {

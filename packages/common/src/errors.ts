@@ -9,6 +9,8 @@ export const ErrorCode = {
   NOT_FOUND: "NOT_FOUND",
   CONFLICT: "CONFLICT",
   INSUFFICIENT_STOCK: "INSUFFICIENT_STOCK",
+  /** A subgraph this operation depends on did not answer; retrying later may succeed. */
+  SERVICE_UNAVAILABLE: "SERVICE_UNAVAILABLE",
   UNAUTHENTICATED: "UNAUTHENTICATED",
   FORBIDDEN: "FORBIDDEN",
   INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
@@ -41,6 +43,7 @@ const PUBLIC_CODES = new Set<string>([
   "PERSISTED_QUERY_NOT_SUPPORTED",
   "OPERATION_RESOLUTION_FAILURE",
   "BAD_REQUEST",
+  "PAYLOAD_TOO_LARGE",
 ]);
 
 export function isPublicCode(code: unknown): boolean {
@@ -63,36 +66,64 @@ function isKnownRequestError(error: unknown): error is KnownRequestError {
 }
 
 /**
- * Maps the Prisma errors a client can cause to client errors, by Prisma's error code. Anything
- * else is rethrown unchanged so it is masked and logged as an internal error: we never guess.
+ * Some driver adapters (pglite-prisma-adapter, i.e. embedded mode) surface the raw PostgreSQL
+ * error instead of a Prisma code: `DriverAdapterError` with `cause.kind === "postgres"` and the
+ * SQLSTATE in `cause.code`.
+ */
+function postgresCause(error: unknown): { code: string; detail?: string } | undefined {
+  const cause = (error as { cause?: { kind?: unknown; code?: unknown; detail?: unknown } } | null)?.cause;
+  if (cause?.kind === "postgres" && typeof cause.code === "string") {
+    return { code: cause.code, ...(typeof cause.detail === "string" ? { detail: cause.detail } : {}) };
+  }
+  return undefined;
+}
+
+const camel = (column: string) => column.replace(/_([a-z])/g, (_, char: string) => char.toUpperCase());
+
+/**
+ * Maps the database errors a client can cause to client errors, by Prisma error code or, where an
+ * adapter reports raw PostgreSQL errors, by SQLSTATE. Anything else is rethrown unchanged, to be
+ * masked and logged as an internal error: we never guess a cause.
  */
 export function mapPrismaError(
   error: unknown,
   messages: { unique?: (target: string) => string; notFound?: string } = {},
 ): never {
+  const unique = (target: string) =>
+    conflict(messages.unique?.(target) ?? `A record with this ${target} already exists.`, target);
   if (isKnownRequestError(error)) {
     switch (error.code) {
-      case "P2002": {
-        const target = uniqueTarget(error);
-        throw conflict(messages.unique?.(target) ?? `A record with this ${target} already exists.`, target);
-      }
+      case "P2002":
+        throw unique(uniqueTarget(error));
       case "P2025":
         throw notFound(messages.notFound ?? "The record does not exist.");
       case "P2003":
         throw badUserInput("A referenced record does not exist.");
+      case "P2020":
+        throw badUserInput("A number is out of range.");
     }
+  }
+  const postgres = postgresCause(error);
+  switch (postgres?.code) {
+    case "23505": {
+      const column = /^Key \(([a-z_]+)\)=/.exec(postgres.detail ?? "")?.[1];
+      throw unique(column ? camel(column) : "value");
+    }
+    case "23503":
+      throw badUserInput("A referenced record does not exist.");
+    case "22003":
+      throw badUserInput("A number is out of range.");
   }
   throw error;
 }
 
 function uniqueTarget(error: KnownRequestError): string {
   const target = error.meta?.target;
-  if (Array.isArray(target)) return target.join(", ");
-  if (typeof target === "string") return target;
-  // Driver adapters report the constraint's fields under driverAdapterError.cause.constraint.
-  const cause = (error.meta?.driverAdapterError as { cause?: { constraint?: { fields?: string[] } } })
-    ?.cause;
+  if (Array.isArray(target)) return target.map(String).map(camel).join(", ");
+  if (typeof target === "string") return camel(target);
+  // adapter-pg reports the constraint's fields under driverAdapterError.cause.constraint.
+  const cause = (error.meta?.driverAdapterError as { cause?: { constraint?: { fields?: string[] } } })?.cause;
   const fields = cause?.constraint?.fields;
-  if (fields?.length) return fields.map((f) => f.replace(/"/g, "")).join(", ");
+  if (fields?.length) return fields.map((f) => camel(f.replace(/"/g, ""))).join(", ");
   return "value";
 }

@@ -1,6 +1,8 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Express } from "express";
+import type { ErrorRequestHandler, Express, RequestHandler } from "express";
+import { requestIdFrom } from "./request-id.ts";
+import type { Logger } from "./logger.ts";
 
 export interface RunningServer {
   url: string;
@@ -27,4 +29,37 @@ export function listen(app: Express, port: number, host = "127.0.0.1"): Promise<
       });
     });
   });
+}
+
+/** First middleware of every app: every response, errors and health checks included, carries one. */
+export const requestIdMiddleware: RequestHandler = (req, res, next) => {
+  const requestId = requestIdFrom(req.headers["x-request-id"]);
+  res.locals.requestId = requestId;
+  res.setHeader("x-request-id", requestId);
+  next();
+};
+
+/**
+ * Last middleware of every app. Body-parser failures (malformed JSON, oversized bodies) become
+ * GraphQL-shaped JSON errors; Express's default handler would send an HTML page with a stack
+ * trace and file paths outside production.
+ */
+export function jsonErrorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: { type?: string; status?: number }, _req, res, next) => {
+    if (res.headersSent) return next(error);
+    const requestId = res.locals.requestId as string | undefined;
+    let status = 500;
+    let message = "Internal server error";
+    let code = "INTERNAL_SERVER_ERROR";
+    if (error.type === "entity.parse.failed") {
+      [status, message, code] = [400, "The request body is not valid JSON.", "BAD_REQUEST"];
+    } else if (error.type === "entity.too.large") {
+      [status, message, code] = [413, "The request body is too large.", "PAYLOAD_TOO_LARGE"];
+    } else if (typeof error.status === "number" && error.status >= 400 && error.status < 500) {
+      [status, message, code] = [error.status, "The request could not be read.", "BAD_REQUEST"];
+    } else {
+      logger.error({ err: error, requestId }, "unhandled HTTP error");
+    }
+    res.status(status).json({ errors: [{ message, extensions: { code, ...(requestId ? { requestId } : {}) } }] });
+  };
 }

@@ -16,3 +16,4 @@ export * from "./bootstrap.ts";
 export * from "./main.ts";
 export * from "./paths.ts";
 export * from "./loader-helpers.ts";
+export * from "./input-guard.ts";

@@ -4,6 +4,7 @@ import { openSubgraphDatabase, startSubgraph, type PrismaLike, type SubgraphModu
 import { booleanFlag, logLevel, parseEnv, port } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { REPO_ROOT } from "./paths.ts";
+import { DEFAULT_SUBGRAPH_PORTS } from "./database-url.ts";
 
 /** Config of a subgraph run on its own (docker-compose, or `npm start -w @catalog/<name>`). */
 export function subgraphEnvSchema(defaultPort: number) {
@@ -38,6 +39,9 @@ export async function runSubgraphMain<P extends PrismaLike>(module: SubgraphModu
       introspection: config.NODE_ENV !== "production",
       migrate: config.MIGRATE_ON_START,
       seed: config.SEED_ON_START,
+      // e.g. PRODUCTS_SUBGRAPH_URL, as the gateway names them; default: the local default port.
+      peers: (name) =>
+        process.env[`${name.toUpperCase()}_SUBGRAPH_URL`] ?? `http://127.0.0.1:${DEFAULT_SUBGRAPH_PORTS[name]}/graphql`,
     });
     const shutdown = async () => {
       logger.info("shutting down");

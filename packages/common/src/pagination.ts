@@ -30,8 +30,10 @@ export function decodeCursor(
   argument = "after",
 ): (string | number)[] | undefined {
   if (cursor === null || cursor === undefined) return undefined;
+  // Echo at most a prefix: a rejected cursor may be arbitrarily long.
+  const shown = typeof cursor === "string" && cursor.length > 40 ? `${cursor.slice(0, 40)}...` : cursor;
   const invalid = () =>
-    badUserInput(`Argument "${argument}" is not a cursor this list issued: ${JSON.stringify(cursor)}.`, argument);
+    badUserInput(`Argument "${argument}" is not a cursor this list issued: ${JSON.stringify(shown)}.`, argument);
   if (typeof cursor !== "string" || cursor.length > 512 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
   let parsed: unknown;
   try {
@@ -84,4 +86,16 @@ export function toConnection<T>(
  */
 export function escapeLike(value: string): string {
   return value.replace(/[\\%_]/g, (char) => `\\${char}`);
+}
+
+const ISO_WRITTEN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * A timestamp from a cursor, accepted only in the exact form we write (toISOString of a date
+ * PostgreSQL can store). Anything else, e.g. year +275760, is a forged cursor.
+ */
+export function parseCursorDate(raw: unknown): Date | undefined {
+  if (typeof raw !== "string" || !ISO_WRITTEN.test(raw)) return undefined;
+  const date = new Date(raw);
+  return !Number.isNaN(date.getTime()) && date.toISOString() === raw ? date : undefined;
 }

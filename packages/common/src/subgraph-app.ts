@@ -6,7 +6,9 @@ import { buildSubgraphSchema } from "@apollo/subgraph";
 import type { DocumentNode, GraphQLFormattedError, GraphQLSchema } from "graphql";
 import { errorMaskingPlugin, type RequestScoped } from "./error-masking.ts";
 import type { Logger } from "./logger.ts";
-import { requestIdFrom } from "./request-id.ts";
+import type { SubgraphDeps } from "./bootstrap.ts";
+import { jsonErrorHandler, requestIdMiddleware } from "./http.ts";
+import { inputGuardPlugin } from "./input-guard.ts";
 
 export interface SubgraphAppOptions<TContext extends RequestScoped> {
   name: string;
@@ -42,12 +44,18 @@ export async function createSubgraphApp<TContext extends RequestScoped>(
     introspection: options.introspection,
     includeStacktraceInErrorResponses: false,
     // Inline tracing only feeds Apollo Studio, which we do not use; it costs time on every request.
-    plugins: [ApolloServerPluginInlineTraceDisabled(), errorMaskingPlugin<TContext>(options.logger), ...(options.plugins ?? [])],
+    plugins: [
+      ApolloServerPluginInlineTraceDisabled(),
+      inputGuardPlugin<TContext>(),
+      errorMaskingPlugin<TContext>(options.logger),
+      ...(options.plugins ?? []),
+    ],
   });
   await apollo.start();
 
   const app = express();
   app.disable("x-powered-by");
+  app.use(requestIdMiddleware);
   app.get("/health", (_req, res) => {
     res.json({ status: "ok", service: options.name });
   });
@@ -64,13 +72,10 @@ export async function createSubgraphApp<TContext extends RequestScoped>(
     "/graphql",
     express.json({ limit: "1mb" }),
     expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        const requestId = requestIdFrom(req.headers["x-request-id"]);
-        res.setHeader("x-request-id", requestId);
-        return options.context(requestId);
-      },
+      context: async ({ res }) => options.context(res.locals.requestId as string),
     }),
   );
+  app.use(jsonErrorHandler(options.logger));
   return {
     app,
     apollo: apollo as unknown as ApolloServer<RequestScoped>,
@@ -102,8 +107,8 @@ export function defineSubgraphServer<P, TContext extends RequestScoped>(definiti
   name: string;
   typeDefs: DocumentNode;
   resolvers: object;
-  createContext(prisma: P, logger: Logger, requestId: string): TContext;
-}): (deps: { prisma: P; db: { query(sql: string): Promise<unknown> }; logger: Logger; introspection: boolean }) => Promise<SubgraphApp> {
+  createContext(deps: SubgraphDeps<P>, requestId: string): TContext;
+}): (deps: SubgraphDeps<P>) => Promise<SubgraphApp> {
   const schema = subgraphSchema(definition.typeDefs, definition.resolvers);
   return (deps) =>
     createSubgraphApp<TContext>({
@@ -111,7 +116,7 @@ export function defineSubgraphServer<P, TContext extends RequestScoped>(definiti
       schema,
       logger: deps.logger,
       introspection: deps.introspection,
-      context: (requestId) => definition.createContext(deps.prisma, deps.logger, requestId),
+      context: (requestId) => definition.createContext(deps, requestId),
       checkReady: async () => {
         await deps.db.query("SELECT 1");
       },

@@ -1,16 +1,31 @@
 import { randomUUID } from "node:crypto";
+import type { StartedSubgraph } from "@catalog/common";
+import { productsSubgraph } from "@catalog/products";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inventorySubgraph } from "../src/module.ts";
+import { MAX_ON_HAND } from "../src/resolvers/Mutation.ts";
+import { createCategoryTree, createProduct } from "../../../test/support/fixtures.ts";
+import { startTestSubgraph } from "../../../test/support/stack.ts";
 import { subgraphHarness, type SubgraphHarness } from "../../../test/support/subgraph.ts";
 import type { InventoryPrisma } from "../src/prisma.ts";
 
+// Inventory asks the real products subgraph (over HTTP) whether a product exists before its first stock.
+let products: StartedSubgraph<ReturnType<typeof productsSubgraph.createPrisma>>;
 let h: SubgraphHarness<InventoryPrisma>;
 beforeAll(async () => {
-  h = await subgraphHarness(inventorySubgraph);
+  products = await startTestSubgraph(productsSubgraph);
+  h = await subgraphHarness(inventorySubgraph, (name) => (name === "products" ? `${products.url}/graphql` : undefined));
 });
 afterAll(async () => {
   await h?.close();
+  await products?.close();
 });
+
+/** A product that really exists in the products subgraph, with no stock yet. */
+async function realProduct(): Promise<string> {
+  const { leaf } = await createCategoryTree(products.prisma);
+  return (await createProduct(products.prisma, { categoryId: leaf.id })).id;
+}
 
 const ADJUST = `mutation ($id: ID!, $d: Int!, $reason: StockMovementReason!) { adjustStock(productId: $id, delta: $d, reason: $reason, note: "test") { inventory { onHand reserved available movements { delta reason onHandAfter } } inStock } }`;
 
@@ -32,7 +47,7 @@ describe("inventory subgraph", () => {
   });
 
   it("adjustStock records a movement for every change", async () => {
-    const productId = randomUUID();
+    const productId = await realProduct();
     const received = await h.execute(ADJUST, { id: productId, d: 10, reason: "RECEIVED" });
     expect(received.errors).toBeUndefined();
     const sold = await h.execute(ADJUST, { id: productId, d: -3, reason: "SOLD" });
@@ -61,11 +76,59 @@ describe("inventory subgraph", () => {
     expect(await h.prisma.stockMovement.count({ where: { productId } })).toBe(0);
   });
 
-  it("refuses to remove stock from a product it has never stocked", async () => {
+  it("refuses stock for a product that does not exist, writing nothing", async () => {
     const productId = randomUUID();
-    const result = await h.execute(ADJUST, { id: productId, d: -1, reason: "DAMAGED" });
-    expect(result.errors![0]!.extensions!.code).toBe("INSUFFICIENT_STOCK");
+    for (const delta of [5, -1]) {
+      const result = await h.execute(ADJUST, { id: productId, d: delta, reason: "RECEIVED" });
+      expect(result.errors![0]!.extensions!.code).toBe("NOT_FOUND");
+    }
     expect(await h.prisma.stockItem.count({ where: { productId } })).toBe(0);
+    expect(await h.prisma.stockMovement.count({ where: { productId } })).toBe(0);
+  });
+
+  it("refuses to remove stock from a real product it has never stocked", async () => {
+    const productId = await realProduct();
+    const result = await h.execute(ADJUST, { id: productId, d: -1, reason: "DAMAGED" });
+    expect(result.errors![0]).toMatchObject({ message: "Cannot remove 1 units: only 0 are available.", extensions: { code: "INSUFFICIENT_STOCK" } });
+    expect(await h.prisma.stockItem.count({ where: { productId } })).toBe(0);
+  });
+
+  it("answers SERVICE_UNAVAILABLE, writing nothing, when the products subgraph cannot be asked", async () => {
+    const offline = await subgraphHarness(inventorySubgraph, () => "http://127.0.0.1:1/graphql");
+    try {
+      const productId = await realProduct();
+      const result = await offline.execute(ADJUST, { id: productId, d: 5, reason: "RECEIVED" });
+      expect(result.errors![0]!.extensions!.code).toBe("SERVICE_UNAVAILABLE");
+      expect(await h.prisma.stockItem.count({ where: { productId } })).toBe(0);
+    } finally {
+      await offline.close();
+    }
+  });
+
+  it("loses no write when the first stock of a product arrives concurrently", async () => {
+    const productId = await realProduct();
+    const results = await Promise.all(Array.from({ length: 10 }, () => h.execute(ADJUST, { id: productId, d: 7, reason: "RECEIVED" })));
+    expect(results.map((r) => r.errors?.[0]?.message)).toEqual(Array(10).fill(undefined));
+    const stock = await h.prisma.stockItem.findUniqueOrThrow({ where: { productId } });
+    expect(stock.onHand).toBe(70);
+    expect(await h.prisma.stockMovement.count({ where: { productId } })).toBe(10);
+  });
+
+  it("refuses a receipt that would take stock past the maximum, without overflowing", async () => {
+    const productId = randomUUID();
+    await h.prisma.stockItem.create({ data: { productId, onHand: MAX_ON_HAND - 5 } });
+    const result = await h.execute(ADJUST, { id: productId, d: 10, reason: "RECEIVED" });
+    expect(result.errors![0]!.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "delta" });
+    expect((await h.prisma.stockItem.findUniqueOrThrow({ where: { productId } })).onHand).toBe(MAX_ON_HAND - 5);
+    expect(await h.prisma.stockMovement.count({ where: { productId } })).toBe(0);
+  });
+
+  it("rejects a shipping estimate request without a sane weight", async () => {
+    const result = await h.execute(
+      `query ($r: [_Any!]!) { _entities(representations: $r) { ... on Product { shippingEstimate { cost { amount } } } } }`,
+      { r: [{ __typename: "Product", id: randomUUID(), weightGrams: 1e308 }] },
+    );
+    expect(result.errors![0]!.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "weightGrams" });
   });
 
   it("loses no write when many adjustments race on the same product", async () => {

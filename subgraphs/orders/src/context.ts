@@ -1,4 +1,4 @@
-import type { Logger, RequestScoped } from "@catalog/common";
+import type { Logger, RequestScoped, SubgraphDeps } from "@catalog/common";
 import { createLoaders, type Loaders } from "./loaders.ts";
 import type { OrdersPrisma } from "./prisma.ts";
 
@@ -8,6 +8,7 @@ export interface Context extends RequestScoped {
   logger: Logger;
 }
 
-export function createContext(prisma: OrdersPrisma, logger: Logger, requestId: string): Context {
+export function createContext(deps: SubgraphDeps<OrdersPrisma>, requestId: string): Context {
+  const { prisma, logger } = deps;
   return { requestId, prisma, loaders: createLoaders(prisma), logger: logger.child({ requestId }) };
 }

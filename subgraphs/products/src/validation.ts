@@ -82,3 +82,25 @@ export function validate<T extends z.ZodType>(schema: T, input: unknown, prefix 
 export function optionalId(value: string | null | undefined, argument: string): string | undefined {
   return value === null || value === undefined ? undefined : parseId(value, argument);
 }
+
+/** SKUs are stored upper-case; lookups by SKU normalise the same way. Undefined when it cannot be one. */
+export function normalizeSku(value: string): string | undefined {
+  const sku = value.trim().toUpperCase();
+  return sku.length >= 1 && sku.length <= 64 ? sku : undefined;
+}
+
+/**
+ * A URL-safe slug from a display name: accents folded ("Crème" -> "creme"), "&" spelled out,
+ * everything else non-alphanumeric collapsed to single dashes, cut to 120 characters before the
+ * edges are trimmed so it never ends in a dash.
+ */
+export function slugOf(name: string): string {
+  return name
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .toLowerCase()
+    .replace(/&/g, " and ")
+    .replace(/[^a-z0-9]+/g, "-")
+    .slice(0, 120)
+    .replace(/^-+|-+$/g, "");
+}

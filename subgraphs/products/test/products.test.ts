@@ -103,30 +103,48 @@ describe("products subgraph", () => {
     expect(empty.errors![0]!.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input" });
   });
 
-  it("sorts by name and newest, paging with the id as tie-breaker", async () => {
+  async function collect(categoryId: string, sort: string): Promise<string[]> {
+    const ids: string[] = [];
+    let after: string | null = null;
+    for (let i = 0; i < 10; i++) {
+      const r = await h.execute(
+        `query ($c: ID, $after: String) { products(filter: { categoryId: $c }, sort: ${sort}, first: 1, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }`,
+        { c: categoryId, after },
+      );
+      expect(r.errors).toBeUndefined();
+      const page = r.data!.products as { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } };
+      ids.push(...page.edges.map((e) => e.node.id));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    return ids;
+  }
+
+  it("sorts by name, one row per page, with the id breaking ties", async () => {
     const { leaf } = await createCategoryTree(h.prisma);
-    const at = new Date("2026-01-01T00:00:00Z");
     const made: Awaited<ReturnType<typeof createProduct>>[] = [];
-    for (const name of ["Cedar", "Ash", "Birch", "Ash"]) made.push(await createProduct(h.prisma, { categoryId: leaf.id, name, createdAt: at }));
-    const collect = async (sort: string) => {
-      const names: string[] = [];
-      let after: string | null = null;
-      for (let i = 0; i < 10; i++) {
-        const r = await h.execute(
-          `query ($c: ID, $after: String) { products(filter: { categoryId: $c }, sort: ${sort}, first: 1, after: $after) { edges { node { id name } } pageInfo { hasNextPage endCursor } } }`,
-          { c: leaf.id, after },
-        );
-        const page = r.data!.products as { edges: { node: { id: string; name: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } };
-        names.push(...page.edges.map((e) => e.node.id));
-        if (!page.pageInfo.hasNextPage) break;
-        after = page.pageInfo.endCursor;
-      }
-      return names;
-    };
-    const byName = await collect("NAME_ASC");
-    expect(byName.map((id) => made.find((p) => p.id === id)!.name)).toEqual(["Ash", "Ash", "Birch", "Cedar"]);
-    const newest = await collect("NEWEST");
-    expect(new Set(newest)).toEqual(new Set(made.map((p) => p.id)));
-    expect(newest).toHaveLength(4);
+    for (const name of ["Cedar", "Ash", "Birch", "Ash"]) made.push(await createProduct(h.prisma, { categoryId: leaf.id, name }));
+    const ashes = made.filter((p) => p.name === "Ash").map((p) => p.id).sort();
+    const byName = await collect(leaf.id, "NAME_ASC");
+    expect(byName).toEqual([...ashes, made[2]!.id, made[0]!.id]);
+  });
+
+  it("sorts newest first, including rows created in the same millisecond", async () => {
+    const { leaf } = await createCategoryTree(h.prisma);
+    const day = (d: number) => new Date(Date.UTC(2026, 0, d));
+    const old = await createProduct(h.prisma, { categoryId: leaf.id, createdAt: day(1) });
+    const mid = [await createProduct(h.prisma, { categoryId: leaf.id, createdAt: day(5) }), await createProduct(h.prisma, { categoryId: leaf.id, createdAt: day(5) })];
+    const latest = await createProduct(h.prisma, { categoryId: leaf.id, createdAt: day(9) });
+    const midDesc = mid.map((p) => p.id).sort().reverse();
+    expect(await collect(leaf.id, "NEWEST")).toEqual([latest.id, ...midDesc, old.id]);
+  });
+
+  it("derives slugs that fold accents and never end in a dash", async () => {
+    const { slugOf } = await import("../src/validation.ts");
+    expect(slugOf("Crème Brûlée & Co.")).toBe("creme-brulee-and-co");
+    const long = slugOf(`${"&".repeat(39)}ab x`);
+    expect(long.length).toBeLessThanOrEqual(120);
+    expect(long).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
+    expect(slugOf("!!!")).toBe("");
   });
 });

@@ -40,11 +40,13 @@ describe("users subgraph", () => {
     expect(result.errors![0]!.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "id" });
   });
 
-  it("emails are unique regardless of case", async () => {
+  it("emails are unique, and stored lower-cased so that uniqueness ignores case", async () => {
     const user = await createUser(h.prisma);
-    await expect(
-      h.prisma.user.create({ data: { email: user.email.toUpperCase(), firstName: "A", lastName: "B", passwordHash: "x" } }),
-    ).rejects.toThrow();
+    const data = { firstName: "A", lastName: "B", passwordHash: "x" };
+    // The same address again violates the unique index (Prisma's P2002) ...
+    await expect(h.prisma.user.create({ data: { ...data, email: user.email } })).rejects.toMatchObject({ code: "P2002" });
+    // ... and a differently-cased copy cannot be stored at all, so it cannot slip past the index.
+    await expect(h.prisma.user.create({ data: { ...data, email: user.email.toUpperCase() } })).rejects.toThrow(/users_email_lowercase/);
     expect(await h.prisma.user.count({ where: { email: { equals: user.email, mode: "insensitive" } } })).toBe(1);
   });
 

@@ -1,9 +1,17 @@
-import { badUserInput, parseId } from "@catalog/common";
+import { badUserInput, ErrorCode, notFound, parseId } from "@catalog/common";
 import { GraphQLError } from "graphql";
 import type { Context } from "../context.ts";
 import type { StockMovementReason } from "../prisma.ts";
 
 const MAX_DELTA = 100_000;
+/** Far below the 32-bit column limit, so no sum of accepted deltas can overflow it. */
+export const MAX_ON_HAND = 1_000_000_000;
+
+function insufficient(requested: number, available: number): GraphQLError {
+  return new GraphQLError(`Cannot remove ${requested} units: only ${available} are available.`, {
+    extensions: { code: ErrorCode.INSUFFICIENT_STOCK, field: "delta" },
+  });
+}
 
 export const Mutation = {
   async adjustStock(
@@ -12,35 +20,42 @@ export const Mutation = {
     ctx: Context,
   ) {
     const productId = parseId(args.productId, "productId");
-    if (!Number.isInteger(args.delta) || args.delta === 0 || Math.abs(args.delta) > MAX_DELTA) {
+    const { delta } = args;
+    if (!Number.isInteger(delta) || delta === 0 || Math.abs(delta) > MAX_DELTA) {
       throw badUserInput(`delta must be a non-zero whole number between -${MAX_DELTA} and ${MAX_DELTA}.`, "delta");
     }
     const note = args.note?.trim() || null;
     if (note && note.length > 500) throw badUserInput("note must be at most 500 characters.", "note");
 
+    // Stock for a product this subgraph has never seen: make sure the product exists first.
+    const known = await ctx.prisma.stockItem.findUnique({ where: { productId }, select: { productId: true } });
+    if (!known && !(await ctx.products.exists(productId))) {
+      throw notFound(`No product has id ${productId}.`);
+    }
+
     await ctx.prisma.$transaction(async (tx) => {
-      // One conditional statement reads, checks and writes the level, so two concurrent adjustments
-      // can never both pass the check against the same old value (no lost update, no negative stock).
-      const updated = await tx.$queryRaw<{ on_hand: number }[]>`
-        UPDATE stock_items SET on_hand = on_hand + ${args.delta}, updated_at = now()
-        WHERE product_id = ${productId}::uuid AND on_hand + ${args.delta} >= reserved
-        RETURNING on_hand`;
-      let onHandAfter = updated[0]?.on_hand;
+      // Each branch is one statement that reads, checks and writes the level, so concurrent
+      // adjustments can neither both pass a check against the same old value nor lose an update.
+      const rows =
+        delta > 0
+          ? await tx.$queryRaw<{ on_hand: number }[]>`
+              INSERT INTO stock_items (product_id, on_hand, reserved, updated_at)
+              VALUES (${productId}::uuid, ${delta}, 0, now())
+              ON CONFLICT (product_id) DO UPDATE
+                SET on_hand = stock_items.on_hand + EXCLUDED.on_hand, updated_at = now()
+                WHERE stock_items.on_hand::bigint + EXCLUDED.on_hand <= ${MAX_ON_HAND}
+              RETURNING on_hand`
+          : await tx.$queryRaw<{ on_hand: number }[]>`
+              UPDATE stock_items SET on_hand = on_hand + ${delta}, updated_at = now()
+              WHERE product_id = ${productId}::uuid AND on_hand + ${delta} >= reserved
+              RETURNING on_hand`;
+      const onHandAfter = rows[0]?.on_hand;
       if (onHandAfter === undefined) {
-        const existing = await tx.stockItem.findUnique({ where: { productId } });
-        if (existing || args.delta < 0) {
-          throw new GraphQLError(
-            `Cannot remove ${-args.delta} units: only ${Math.max(0, (existing?.onHand ?? 0) - (existing?.reserved ?? 0))} are available.`,
-            { extensions: { code: "INSUFFICIENT_STOCK", field: "delta" } },
-          );
-        }
-        // First stock for a product this subgraph has not tracked yet.
-        const created = await tx.stockItem.create({ data: { productId, onHand: args.delta } });
-        onHandAfter = created.onHand;
+        if (delta > 0) throw badUserInput(`Stock on hand cannot exceed ${MAX_ON_HAND} units.`, "delta");
+        const current = await tx.stockItem.findUnique({ where: { productId } });
+        throw insufficient(-delta, Math.max(0, (current?.onHand ?? 0) - (current?.reserved ?? 0)));
       }
-      await tx.stockMovement.create({
-        data: { productId, delta: args.delta, reason: args.reason, note, onHandAfter },
-      });
+      await tx.stockMovement.create({ data: { productId, delta, reason: args.reason, note, onHandAfter } });
     });
     ctx.loaders.stockByProductId.clear(productId);
     return { id: productId };

@@ -1,4 +1,4 @@
-import { isUuid, parseFirst, topKey } from "@catalog/common";
+import { badUserInput, isUuid, parseFirst, topKey } from "@catalog/common";
 import type { Context } from "../context.ts";
 import type { StockItem } from "../prisma.ts";
 import { estimateShipping } from "../shipping.ts";
@@ -15,12 +15,16 @@ function levels(stock: StockItem | null) {
   return { onHand, reserved, available: Math.max(0, onHand - reserved) };
 }
 
+function isWeight(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 1_000_000;
+}
+
 export const Product = {
   __resolveReference(reference: { id?: unknown; weightGrams?: unknown }): ProductRef | null {
     if (!isUuid(reference.id)) return null;
     return {
       id: reference.id.toLowerCase(),
-      ...(typeof reference.weightGrams === "number" ? { weightGrams: reference.weightGrams } : {}),
+      ...(isWeight(reference.weightGrams) ? { weightGrams: reference.weightGrams } : {}),
     };
   },
   async inventory(product: ProductRef, _: unknown, ctx: Context) {
@@ -32,8 +36,12 @@ export const Product = {
     return levels(await ctx.loaders.stockByProductId.load(product.id)).available > 0;
   },
   async shippingEstimate(product: ProductRef, _: unknown, ctx: Context) {
+    // The gateway always provides the weight (@requires); a direct call without a sane one gets an error.
+    if (product.weightGrams === undefined) {
+      throw badUserInput("weightGrams must be a whole number of grams from 0 to 1,000,000.", "weightGrams");
+    }
     const { available } = levels(await ctx.loaders.stockByProductId.load(product.id));
-    return estimateShipping(product.weightGrams ?? 0, available);
+    return estimateShipping(product.weightGrams, available);
   },
 };
 

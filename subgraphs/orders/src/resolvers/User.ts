@@ -1,4 +1,4 @@
-import { badUserInput, decodeCursor, encodeCursor, isUuid, parseFirst, toConnection } from "@catalog/common";
+import { badUserInput, decodeCursor, encodeCursor, isUuid, parseCursorDate, parseFirst, toConnection } from "@catalog/common";
 import type { Context } from "../context.ts";
 
 const CURSOR_KIND = "orders:newest";
@@ -12,8 +12,8 @@ export const User = {
     const cursor = decodeCursor(args.after, CURSOR_KIND, 2);
     let after: { createdAt: Date; id: string } | undefined;
     if (cursor) {
-      const createdAt = new Date(String(cursor[0]));
-      if (Number.isNaN(createdAt.getTime()) || !isUuid(cursor[1])) {
+      const createdAt = parseCursorDate(cursor[0]);
+      if (!createdAt || !isUuid(cursor[1])) {
         throw badUserInput(`Argument "after" is not a cursor this list issued.`, "after");
       }
       after = { createdAt, id: cursor[1] };

@@ -1,7 +1,7 @@
 import { badUserInput, mapPrismaError, notFound, parseId } from "@catalog/common";
 import type { Context } from "../context.ts";
 import type { Category, Prisma, Product } from "../prisma.ts";
-import { createCategoryInput, createProductInput, optionalId, updateProductInput, validate } from "../validation.ts";
+import { createCategoryInput, createProductInput, optionalId, slugOf, updateProductInput, validate } from "../validation.ts";
 
 const MAX_CATEGORY_DEPTH = 5;
 
@@ -9,10 +9,6 @@ async function requireCategory(ctx: Context, id: string, field: string): Promise
   const category = await ctx.loaders.categoryById.load(id);
   if (!category) throw badUserInput(`${field} does not name an existing category.`, field);
   return category;
-}
-
-function slugOf(name: string): string {
-  return name.toLowerCase().replace(/&/g, "and").replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 120);
 }
 
 const duplicateSku = { unique: () => "A product with this SKU already exists." };

@@ -1,6 +1,7 @@
 import { isUuid, parseFirst, topKey } from "@catalog/common";
 import type { Context } from "../context.ts";
 import type { Product as ProductRow } from "../prisma.ts";
+import { normalizeSku } from "../validation.ts";
 
 type Reference = { id?: unknown; sku?: unknown };
 
@@ -8,8 +9,8 @@ export const Product = {
   // Other subgraphs send { id } or { sku }; malformed keys resolve to null instead of failing the batch.
   __resolveReference(reference: Reference, ctx: Context): Promise<ProductRow | null> | null {
     if (isUuid(reference.id)) return ctx.loaders.productById.load(reference.id.toLowerCase());
-    if (typeof reference.sku === "string") return ctx.loaders.productBySku.load(reference.sku.toUpperCase());
-    return null;
+    const sku = typeof reference.sku === "string" ? normalizeSku(reference.sku) : undefined;
+    return sku ? ctx.loaders.productBySku.load(sku) : null;
   },
   price(product: ProductRow) {
     return { amount: product.priceAmount.toFixed(2), currency: product.currency };

@@ -1,7 +1,7 @@
-import { badUserInput, decodeCursor, encodeCursor, escapeLike, isUuid, parseFirst, parseId, toConnection } from "@catalog/common";
+import { badUserInput, decodeCursor, encodeCursor, escapeLike, isUuid, parseCursorDate, parseFirst, parseId, toConnection } from "@catalog/common";
 import type { Context } from "../context.ts";
 import type { Prisma, Product } from "../prisma.ts";
-import { optionalId } from "../validation.ts";
+import { normalizeSku, optionalId } from "../validation.ts";
 
 type Sort = "NEWEST" | "PRICE_ASC" | "PRICE_DESC" | "NAME_ASC";
 
@@ -19,11 +19,6 @@ interface ProductsArgs {
   after?: string | null;
 }
 
-function parseDate(raw: string): Date | undefined {
-  const date = new Date(raw);
-  return Number.isNaN(date.getTime()) ? undefined : date;
-}
-
 function parseAmount(raw: string): string | undefined {
   return /^\d{1,10}\.\d{2}$/.test(raw) ? raw : undefined;
 }
@@ -39,10 +34,10 @@ const ORDERINGS: Record<Sort, {
   /** undefined when a (tampered) cursor holds a value this ordering could not have written. */
   parse(raw: string): unknown;
 }> = {
-  NEWEST: { field: "createdAt", direction: "desc", value: (row) => row.createdAt.toISOString(), parse: parseDate },
+  NEWEST: { field: "createdAt", direction: "desc", value: (row) => row.createdAt.toISOString(), parse: parseCursorDate },
   PRICE_ASC: { field: "priceAmount", direction: "asc", value: (row) => row.priceAmount.toFixed(2), parse: parseAmount },
   PRICE_DESC: { field: "priceAmount", direction: "desc", value: (row) => row.priceAmount.toFixed(2), parse: parseAmount },
-  NAME_ASC: { field: "name", direction: "asc", value: (row) => row.name, parse: (raw) => raw },
+  NAME_ASC: { field: "name", direction: "asc", value: (row) => row.name, parse: (raw) => (raw.length <= 200 ? raw : undefined) },
 };
 
 async function productWhere(args: ProductsArgs, ctx: Context): Promise<Prisma.ProductWhereInput> {
@@ -89,8 +84,9 @@ export const Query = {
   },
 
   productBySku(_: unknown, args: { sku: string }, ctx: Context) {
-    if (args.sku.length > 64) throw badUserInput("Argument \"sku\" must be at most 64 characters.", "sku");
-    return ctx.loaders.productBySku.load(args.sku.trim().toUpperCase());
+    const sku = normalizeSku(args.sku);
+    if (!sku) throw badUserInput("Argument \"sku\" must be 1 to 64 characters.", "sku");
+    return ctx.loaders.productBySku.load(sku);
   },
 
   async products(_: unknown, args: ProductsArgs, ctx: Context) {

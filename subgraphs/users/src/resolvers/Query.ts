@@ -1,4 +1,4 @@
-import { badUserInput, decodeCursor, encodeCursor, escapeLike, isUuid, parseFirst, parseId, toConnection } from "@catalog/common";
+import { badUserInput, decodeCursor, encodeCursor, escapeLike, isUuid, parseCursorDate, parseFirst, parseId, toConnection } from "@catalog/common";
 import type { Context } from "../context.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import type { Role, UserStatus } from "../generated/prisma/enums.ts";
@@ -40,8 +40,8 @@ export const Query = {
     const after = decodeCursor(args.after, CURSOR_KIND, 2);
     let keyset: Prisma.UserWhereInput | undefined;
     if (after) {
-      const createdAt = new Date(String(after[0]));
-      if (Number.isNaN(createdAt.getTime()) || !isUuid(after[1])) {
+      const createdAt = parseCursorDate(after[0]);
+      if (!createdAt || !isUuid(after[1])) {
         throw badUserInput(`Argument "after" is not a cursor this list issued.`, "after");
       }
       keyset = { OR: [{ createdAt: { gt: createdAt } }, { createdAt, id: { gt: after[1] } }] };

@@ -1,0 +1,46 @@
+import type { ApolloServerPlugin, BaseContext } from "@apollo/server";
+import { GraphQLError, Kind, visit, type DocumentNode } from "graphql";
+import { ErrorCode } from "./errors.ts";
+
+/**
+ * PostgreSQL text cannot hold NUL, and UTF-8 cannot encode an unpaired surrogate (both arrive
+ * easily through JSON escapes such as "\u0000" or "\ud800"). Any string argument could end up in
+ * SQL, so such strings are rejected once, for the whole request, before anything resolves.
+ */
+export function isStorableText(value: string): boolean {
+  return !value.includes("\u0000") && (value as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+function findBadString(value: unknown, depth = 0): boolean {
+  if (depth > 64) return false;
+  if (typeof value === "string") return !isStorableText(value);
+  if (Array.isArray(value)) return value.some((item) => findBadString(item, depth + 1));
+  if (value && typeof value === "object") return Object.values(value).some((item) => findBadString(item, depth + 1));
+  return false;
+}
+
+function documentHasBadString(document: DocumentNode): boolean {
+  let bad = false;
+  visit(document, {
+    [Kind.STRING](node) {
+      if (!isStorableText(node.value)) bad = true;
+    },
+  });
+  return bad;
+}
+
+export function inputGuardPlugin<TContext extends BaseContext>(): ApolloServerPlugin<TContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ request, document }) {
+          if (findBadString(request.variables) || documentHasBadString(document)) {
+            throw new GraphQLError("Strings must not contain NUL characters or unpaired UTF-16 surrogates.", {
+              extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } },
+            });
+          }
+        },
+      };
+    },
+  };
+}

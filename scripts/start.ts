@@ -1,24 +1,22 @@
 // npm start: the whole system in one process: four subgraphs and the gateway.
 // With no DATABASE_URL it runs on embedded PostgreSQL (PGlite) under .data/, seeded on first start;
 // with no REDIS_URL the gateway caches in process. `npm run start:fresh` wipes .data/ first.
+import path from "node:path";
 import {
   createLogger,
+  listen,
   openSubgraphDatabase,
   parseEnv,
   port,
   REPO_ROOT,
   startSubgraph,
+  type PrismaLike,
   type StartedSubgraph,
 } from "@catalog/common";
-import { inventorySubgraph } from "@catalog/inventory";
-import { ordersSubgraph } from "@catalog/orders";
-import { productsSubgraph } from "@catalog/products";
-import { usersSubgraph } from "@catalog/users";
-import path from "node:path";
 import { z } from "zod";
 import { loadGatewayConfig } from "../gateway/src/config.ts";
 import { buildGateway } from "../gateway/src/server.ts";
-import { listen } from "@catalog/common";
+import { subgraphModules } from "./subgraph-modules.ts";
 
 const started = Date.now();
 const env = parseEnv(
@@ -31,16 +29,14 @@ const env = parseEnv(
 );
 const fresh = process.argv.includes("--fresh");
 const logger = createLogger("catalog", env.LOG_LEVEL);
-const modules = [usersSubgraph, productsSubgraph, ordersSubgraph, inventorySubgraph] as const;
-
-const subgraphs: StartedSubgraph<{ $disconnect(): Promise<void> }>[] = [];
+const subgraphs: StartedSubgraph<PrismaLike>[] = [];
 // Filled once every subgraph listens; subgraphs only look a peer up while serving a request.
 const peerUrls = new Map<string, string>();
 try {
   const results = await Promise.all(
-    modules.map(async (module, index) => {
+    subgraphModules.map(async (module, index) => {
       const db = await openSubgraphDatabase(module.name, { env: process.env, dataDir: env.DATA_DIR, fresh });
-      return startSubgraph(module as typeof usersSubgraph, {
+      return startSubgraph(module, {
         db,
         logger: logger.child({ subgraph: module.name }),
         port: env.SUBGRAPH_PORT_BASE === 0 ? 0 : env.SUBGRAPH_PORT_BASE + index,
@@ -51,7 +47,7 @@ try {
       });
     }),
   );
-  subgraphs.push(...(results as StartedSubgraph<{ $disconnect(): Promise<void> }>[]));
+  subgraphs.push(...results);
   for (const s of subgraphs) peerUrls.set(s.name, `${s.url}/graphql`);
 } catch (error) {
   logger.fatal({ err: error }, "a subgraph failed to start");

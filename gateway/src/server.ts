@@ -48,7 +48,6 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   });
 
   const cache = createCache({ redisUrl: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger });
-  let loaded = false;
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     cache: cache.cache,
@@ -62,13 +61,9 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
       ApolloServerPluginUsageReportingDisabled(),
       inputGuardPlugin<GatewayContext>(),
       errorMaskingPlugin<GatewayContext>(logger),
-      {
-        async serverWillStart() {
-          loaded = true;
-        },
-      },
     ],
   });
+  // Throws when the gateway cannot load the supergraph, so a built gateway always has one.
   await apollo.start();
 
   const readiness = async (): Promise<ReadinessReport> => {
@@ -79,8 +74,8 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
     const cacheReachable = await cache.ping();
     return {
       // Redis is an accelerator: its absence degrades speed, not readiness.
-      ready: loaded && entries.every(([, ok]) => ok),
-      supergraph: loaded,
+      ready: entries.every(([, ok]) => ok),
+      supergraph: true,
       subgraphs,
       cache: { kind: cache.kind, reachable: cacheReachable },
     };
@@ -96,16 +91,15 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
     const report = await readiness();
     res.status(report.ready ? 200 : 503).json(report);
   });
-  const graphql = [
+  // Sandbox is served at the root (what people open first); both paths answer GraphQL.
+  app.all(
+    ["/", "/graphql"],
     cors<cors.CorsRequest>({ origin: config.corsOrigins, credentials: true }),
     express.json({ limit: "1mb" }),
     expressMiddleware(apollo, {
       context: async ({ res }) => ({ requestId: res.locals.requestId as string }),
     }),
-  ];
-  // Sandbox is served at the root (what people open first) and both paths answer GraphQL.
-  app.use("/graphql", ...graphql);
-  app.use("/", ...graphql);
+  );
   app.use(jsonErrorHandler(logger));
 
   return {

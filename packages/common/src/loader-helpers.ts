@@ -12,56 +12,61 @@ export function groupedInKeyOrder<K, V>(keys: readonly K[], rows: V[], keyOf: (r
 }
 
 /** Key of a "newest `limit` children of `parentId`" loader. */
-export function topKey(parentId: string, limit: number): string {
-  return `${parentId}:${limit}`;
+export interface TopKey {
+  parentId: string;
+  limit: number;
+}
+
+/** DataLoader cacheKeyFn for TopKey. */
+export function topKey(key: TopKey): string {
+  return `${key.parentId}:${key.limit}`;
 }
 
 /**
- * Batch function for "the newest N children of each parent" loaders keyed by `topKey`. Keys in
- * one batch usually share a limit (one field selection); each distinct limit is one `fetch`, which
- * must return at most `limit` rows per parent, newest first.
+ * Batch function for "the newest N children of each parent" loaders. Keys in one batch usually
+ * share a limit (one field selection); each distinct limit is one `fetch`, which must return at
+ * most `limit` rows per parent, newest first.
  */
 export async function batchTopPerParent<V>(
-  keys: readonly string[],
+  keys: readonly TopKey[],
   fetch: (parentIds: string[], limit: number) => Promise<V[]>,
   parentOf: (row: V) => string,
 ): Promise<V[][]> {
   const byLimit = new Map<number, string[]>();
-  for (const key of keys) {
-    const separator = key.lastIndexOf(":");
-    const limit = Number(key.slice(separator + 1));
-    byLimit.set(limit, [...(byLimit.get(limit) ?? []), key.slice(0, separator)]);
-  }
-  const result = new Map<string, V[]>(keys.map((key) => [key, []]));
+  for (const { parentId, limit } of keys) byLimit.set(limit, [...(byLimit.get(limit) ?? []), parentId]);
+  const result = new Map<string, V[]>(keys.map((key) => [topKey(key), []]));
   for (const [limit, parentIds] of byLimit) {
-    for (const row of await fetch(parentIds, limit)) result.get(topKey(parentOf(row), limit))?.push(row);
+    for (const row of await fetch(parentIds, limit)) result.get(topKey({ parentId: parentOf(row), limit }))?.push(row);
   }
-  return keys.map((key) => result.get(key) ?? []);
+  return keys.map((key) => result.get(topKey(key)) ?? []);
 }
 
 interface RawQueryClient {
   $queryRawUnsafe<T = unknown>(query: string, ...values: unknown[]): Promise<T>;
 }
 
+const camelCase = (column: string) => column.replace(/_([a-z])/g, (_, char: string) => char.toUpperCase());
+
 /**
- * Ids of the newest `limit` rows per parent, in one statement: a window function, which Prisma's
- * query API cannot express. `table` and `parentColumn` are identifiers from our own code, never
- * input (hence the type); the values are bound parameters.
+ * The newest `limit` rows per parent, in one statement: a window function, which Prisma's query
+ * API cannot express. Each column comes back under its camelCase name, as Prisma models name
+ * them. `table` and the columns are identifiers from our own code, never input (hence the
+ * types); the values are bound parameters.
  */
-export async function newestIdsPerParent(
+export function newestPerParent<Row>(
   client: RawQueryClient,
   table: "reviews" | "stock_movements",
-  parentColumn: "product_id",
+  columns: readonly string[],
   parentIds: string[],
   limit: number,
-): Promise<string[]> {
-  const rows = await client.$queryRawUnsafe<{ id: string }[]>(
-    `SELECT id FROM (
-       SELECT id, row_number() OVER (PARTITION BY ${parentColumn} ORDER BY created_at DESC, id DESC) AS n
-       FROM ${table} WHERE ${parentColumn} = ANY($1::uuid[])
-     ) ranked WHERE n <= $2`,
+): Promise<Row[]> {
+  const select = columns.map((column) => `"${column}" AS "${camelCase(column)}"`).join(", ");
+  return client.$queryRawUnsafe<Row[]>(
+    `SELECT ${select} FROM (
+       SELECT *, row_number() OVER (PARTITION BY product_id ORDER BY created_at DESC, id DESC) AS n
+       FROM ${table} WHERE product_id = ANY($1::uuid[])
+     ) ranked WHERE n <= $2 ORDER BY product_id, created_at DESC, id DESC`,
     parentIds,
     limit,
   );
-  return rows.map((row) => row.id);
 }

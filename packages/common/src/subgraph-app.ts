@@ -91,13 +91,8 @@ export async function createSubgraphApp<TContext extends RequestScoped>(
   };
 }
 
-/**
- * buildSubgraphSchema types its resolver map loosely; our resolvers are typed per subgraph. This is
- * the single place where the two meet.
- */
-export function subgraphSchema(typeDefs: DocumentNode, resolvers: object): GraphQLSchema {
-  return buildSubgraphSchema({ typeDefs, resolvers: resolvers as Parameters<typeof buildSubgraphSchema>[0] extends infer T ? T extends { resolvers?: infer R } ? R : never : never });
-}
+/** buildSubgraphSchema's resolver map type, which @apollo/subgraph does not export. */
+type SubgraphResolverMap = Extract<Parameters<typeof buildSubgraphSchema>[0], { resolvers?: unknown }>["resolvers"];
 
 /**
  * What each subgraph's server.ts declares: its SDL, resolvers and per-request context. The result
@@ -109,7 +104,8 @@ export function defineSubgraphServer<P, TContext extends RequestScoped>(definiti
   resolvers: object;
   createContext(deps: SubgraphDeps<P>, requestId: string): TContext;
 }): (deps: SubgraphDeps<P>) => Promise<SubgraphApp> {
-  const schema = subgraphSchema(definition.typeDefs, definition.resolvers);
+  // Our resolvers are typed per subgraph; this is the one place they meet the loose map type.
+  const schema = buildSubgraphSchema({ typeDefs: definition.typeDefs, resolvers: definition.resolvers as SubgraphResolverMap });
   return (deps) =>
     createSubgraphApp<TContext>({
       name: definition.name,

@@ -1,11 +1,13 @@
-import { batchTopPerParent, inKeyOrder, newestIdsPerParent } from "@catalog/common";
+import { batchTopPerParent, inKeyOrder, newestPerParent, topKey, type TopKey } from "@catalog/common";
 import DataLoader from "dataloader";
 import type { InventoryPrisma, StockItem, StockMovement } from "./prisma.ts";
 
+const MOVEMENT_COLUMNS = ["id", "product_id", "delta", "reason", "note", "on_hand_after", "created_at"] as const;
+
 export interface Loaders {
   stockByProductId: DataLoader<string, StockItem | null>;
-  /** Keyed by `topKey(productId, limit)`: the newest movements of each product. */
-  recentMovements: DataLoader<string, StockMovement[]>;
+  /** The newest `limit` movements of each product. */
+  recentMovements: DataLoader<TopKey, StockMovement[], string>;
 }
 
 export function createLoaders(prisma: InventoryPrisma): Loaders {
@@ -13,16 +15,14 @@ export function createLoaders(prisma: InventoryPrisma): Loaders {
     stockByProductId: new DataLoader(async (ids) =>
       inKeyOrder(ids, await prisma.stockItem.findMany({ where: { productId: { in: [...ids] } } }), (row) => row.productId),
     ),
-    recentMovements: new DataLoader((keys) =>
-      batchTopPerParent(
-        keys,
-        async (productIds, limit) => {
-          const ids = await newestIdsPerParent(prisma, "stock_movements", "product_id", productIds, limit);
-          if (!ids.length) return [];
-          return prisma.stockMovement.findMany({ where: { id: { in: ids } }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
-        },
-        (movement) => movement.productId,
-      ),
+    recentMovements: new DataLoader(
+      (keys) =>
+        batchTopPerParent(
+          keys,
+          (productIds, limit) => newestPerParent<StockMovement>(prisma, "stock_movements", MOVEMENT_COLUMNS, productIds, limit),
+          (movement) => movement.productId,
+        ),
+      { cacheKeyFn: topKey },
     ),
   };
 }

@@ -1,6 +1,8 @@
-import { batchTopPerParent, groupedInKeyOrder, inKeyOrder, newestIdsPerParent } from "@catalog/common";
+import { batchTopPerParent, groupedInKeyOrder, inKeyOrder, newestPerParent, topKey, type TopKey } from "@catalog/common";
 import DataLoader from "dataloader";
 import type { Category, Product, ProductsPrisma, Review } from "./prisma.ts";
+
+const REVIEW_COLUMNS = ["id", "product_id", "author_id", "rating", "body", "created_at"] as const;
 
 export interface ReviewSummaryRow {
   count: number;
@@ -13,8 +15,8 @@ export interface Loaders {
   categoryById: DataLoader<string, Category | null>;
   childrenByCategoryId: DataLoader<string, Category[]>;
   reviewById: DataLoader<string, Review | null>;
-  /** Keyed by `topKey(productId, limit)`: the newest `limit` reviews of each product. */
-  recentReviews: DataLoader<string, Review[]>;
+  /** The newest `limit` reviews of each product. */
+  recentReviews: DataLoader<TopKey, Review[], string>;
   reviewSummary: DataLoader<string, ReviewSummaryRow>;
 }
 
@@ -46,16 +48,14 @@ export function createLoaders(prisma: ProductsPrisma): Loaders {
     reviewById: new DataLoader(async (ids) =>
       inKeyOrder(ids, await prisma.review.findMany({ where: { id: { in: [...ids] } } }), (row) => row.id),
     ),
-    recentReviews: new DataLoader((keys) =>
-      batchTopPerParent(
-        keys,
-        async (productIds, limit) => {
-          const ids = await newestIdsPerParent(prisma, "reviews", "product_id", productIds, limit);
-          if (!ids.length) return [];
-          return prisma.review.findMany({ where: { id: { in: ids } }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
-        },
-        (review) => review.productId,
-      ),
+    recentReviews: new DataLoader(
+      (keys) =>
+        batchTopPerParent(
+          keys,
+          (productIds, limit) => newestPerParent<Review>(prisma, "reviews", REVIEW_COLUMNS, productIds, limit),
+          (review) => review.productId,
+        ),
+      { cacheKeyFn: topKey },
     ),
     reviewSummary: new DataLoader(async (productIds) => {
       const rows = await prisma.review.groupBy({

@@ -1,4 +1,4 @@
-import { badUserInput, isUuid, parseFirst, topKey } from "@catalog/common";
+import { badUserInput, isUuid, parseFirst } from "@catalog/common";
 import type { Context } from "../context.ts";
 import type { StockItem } from "../prisma.ts";
 import { estimateShipping } from "../shipping.ts";
@@ -47,6 +47,6 @@ export const Product = {
 
 export const Inventory = {
   movements(inventory: { productId: string }, args: { first?: number | null }, ctx: Context) {
-    return ctx.loaders.recentMovements.load(topKey(inventory.productId, parseFirst(args.first ?? 10)));
+    return ctx.loaders.recentMovements.load({ parentId: inventory.productId, limit: parseFirst(args.first ?? 10) });
   },
 };

@@ -1,4 +1,4 @@
-import { isUuid, parseFirst, topKey } from "@catalog/common";
+import { isUuid, parseFirst } from "@catalog/common";
 import type { Context } from "../context.ts";
 import type { Product as ProductRow } from "../prisma.ts";
 import { normalizeSku } from "../validation.ts";
@@ -20,7 +20,7 @@ export const Product = {
   },
   reviews(product: ProductRow, args: { first?: number | null }, ctx: Context) {
     const first = parseFirst(args.first ?? 10);
-    return ctx.loaders.recentReviews.load(topKey(product.id, first));
+    return ctx.loaders.recentReviews.load({ parentId: product.id, limit: first });
   },
   reviewSummary(product: ProductRow, _: unknown, ctx: Context) {
     return ctx.loaders.reviewSummary.load(product.id);

@@ -21,18 +21,19 @@ export const Query = {
   async users(_: unknown, args: UsersArgs, ctx: Context) {
     const first = parseFirst(args.first);
     const search = args.filter?.search?.trim();
+    const pattern = search ? escapeLike(search) : undefined;
     if (search !== undefined && search.length > 100) {
       throw badUserInput("filter.search must be at most 100 characters.", "filter.search");
     }
     const where: Prisma.UserWhereInput = {
       status: args.filter?.status ?? { not: "DELETED" },
       ...(args.filter?.role ? { roles: { has: args.filter.role } } : {}),
-      ...(search
+      ...(pattern
         ? {
             OR: [
-              { email: { contains: escapeLike(search), mode: "insensitive" } },
-              { firstName: { contains: escapeLike(search), mode: "insensitive" } },
-              { lastName: { contains: escapeLike(search), mode: "insensitive" } },
+              { email: { contains: pattern, mode: "insensitive" } },
+              { firstName: { contains: pattern, mode: "insensitive" } },
+              { lastName: { contains: pattern, mode: "insensitive" } },
             ],
           }
         : {}),

@@ -5,17 +5,21 @@ import path from "node:path";
 import {
   createLogger,
   listen,
+  loadAuthConfig,
   openSubgraphDatabase,
   parseEnv,
   port,
   REPO_ROOT,
+  SEED_DEMO_PASSWORD,
   startSubgraph,
+  subgraphAuth,
   type PrismaLike,
   type StartedSubgraph,
 } from "@catalog/common";
 import { z } from "zod";
 import { loadGatewayConfig } from "../gateway/src/config.ts";
 import { buildGateway } from "../gateway/src/server.ts";
+import { devSecrets } from "./dev-secrets.ts";
 import { subgraphModules } from "./subgraph-modules.ts";
 
 const started = Date.now();
@@ -29,6 +33,15 @@ const env = parseEnv(
 );
 const fresh = process.argv.includes("--fresh");
 const logger = createLogger("catalog", env.LOG_LEVEL);
+let authEnv: Record<string, string | undefined>;
+let auth: ReturnType<typeof loadAuthConfig>;
+try {
+  authEnv = { ...process.env, ...(await devSecrets(process.env, env.DATA_DIR)) };
+  auth = loadAuthConfig(authEnv);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
 const subgraphs: StartedSubgraph<PrismaLike>[] = [];
 // Filled once every subgraph listens; subgraphs only look a peer up while serving a request.
 const peerUrls = new Map<string, string>();
@@ -44,6 +57,7 @@ try {
         migrate: true,
         seed: true,
         peers: (name) => peerUrls.get(name),
+        auth: subgraphAuth(module.name, auth),
       });
     }),
   );
@@ -58,12 +72,12 @@ try {
 const overrides = Object.fromEntries(
   subgraphs.map((s) => [`${s.name.toUpperCase()}_SUBGRAPH_URL`, `${s.url}/graphql`]),
 );
-const config = loadGatewayConfig({ LOG_LEVEL: env.LOG_LEVEL, ...process.env, ...overrides });
+const config = loadGatewayConfig({ LOG_LEVEL: env.LOG_LEVEL, ...authEnv, ...overrides });
 let gatewayUrl: string;
 let closeGateway: () => Promise<void>;
 try {
   const gateway = await buildGateway(config, logger.child({ service: "gateway" }));
-  const server = await listen(gateway.app, config.port, config.host);
+  const server = await listen(gateway.app, config.port, config.host, gateway.listenOptions);
   gatewayUrl = server.url.replace("127.0.0.1", "localhost");
   closeGateway = async () => {
     await server.close();
@@ -87,12 +101,13 @@ Catalog gateway ready in ${seconds}s${subgraphs.some((s) => s.seeded) ? " (seede
   Cache            ${config.redisUrl ? "Redis (REDIS_URL)" : "in-process"}
   Subgraphs        ${subgraphs.map((s) => `${s.name} ${s.url}/graphql`).join(", ")}
 
-Try this in Sandbox:
+Try this in Sandbox (sign in with the login mutation as admin@example.com / ${SEED_DEMO_PASSWORD},
+then add the header  Authorization: Bearer <accessToken>  to see orders and run mutations):
 
   {
     products(first: 3, filter: { search: "headphone" }) {
       edges { node { name price { amount currency } inStock
-        reviews(first: 2) { rating author { fullName orders(first: 1) { totalCount } } } } }
+        reviews(first: 2) { rating author { fullName } } } }
     }
   }
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { REPO_ROOT, SEED_SIZES } from "@catalog/common";
+import { REPO_ROOT, SEED_DEMO_PASSWORD, SEED_SIZES } from "@catalog/common";
 import { afterAll, describe, expect, it } from "vitest";
 import { gql } from "./support/stack.ts";
 
@@ -53,6 +53,8 @@ const CROSS = `{
   }
 }`;
 
+const LOGIN = `mutation ($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken user { email roles } } }`;
+
 let dataDir: string;
 afterAll(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
@@ -64,10 +66,18 @@ describe("npm start with no database configured", () => {
 
     const first = await startEmbedded(dataDir);
     let firstAnswer: unknown;
+    let admin: Record<string, string> = {};
     try {
       expect(first.output()).toContain("seeded the demo catalog");
       expect(first.output()).toContain("embedded PostgreSQL");
-      const catalog = await gql(first.url, CATALOG);
+      // The seeded admin signs in with the demo password, as the README tells a new user to.
+      const wrong = await gql(first.url, LOGIN, { email: "admin@example.com", password: "not-the-password" });
+      expect(wrong.body.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+      const login = await gql(first.url, LOGIN, { email: "admin@example.com", password: SEED_DEMO_PASSWORD });
+      expect(login.body.errors, JSON.stringify(login.body.errors)).toBeUndefined();
+      expect(login.body.data!.login.user).toEqual({ email: "admin@example.com", roles: ["CUSTOMER", "ADMIN"] });
+      admin = { authorization: `Bearer ${login.body.data!.login.accessToken}` };
+      const catalog = await gql(first.url, CATALOG, {}, admin);
       expect(catalog.body.errors).toBeUndefined();
       const data = catalog.body.data!;
       expect(data.active.totalCount + data.archived.totalCount).toBe(SEED_SIZES.products);
@@ -76,7 +86,7 @@ describe("npm start with no database configured", () => {
       expect(data.categories.length + data.categories.flatMap((r: any) => r.children).length + leaves.length).toBeGreaterThanOrEqual(30);
       expect(leaves.length).toBeGreaterThan(0);
 
-      const cross = await gql(first.url, CROSS);
+      const cross = await gql(first.url, CROSS, {}, admin);
       expect(cross.body.errors).toBeUndefined();
       expect(cross.body.data!.products.edges).toHaveLength(3);
       firstAnswer = cross.body.data;
@@ -87,7 +97,8 @@ describe("npm start with no database configured", () => {
     const second = await startEmbedded(dataDir);
     try {
       expect(second.output()).not.toContain("seeded the demo catalog");
-      const cross = await gql(second.url, CROSS);
+      // The generated development secrets persist in DATA_DIR, so the token still verifies.
+      const cross = await gql(second.url, CROSS, {}, admin);
       expect(cross.body.data).toEqual(firstAnswer);
     } finally {
       expect(await stop(second.child)).toBe(0);

@@ -9,6 +9,8 @@ const DEFAULT_TTL_SECONDS = 300;
 export interface CacheHandle {
   cache: KeyValueCache<string>;
   kind: "redis" | "memory";
+  /** The shared client (fast-failing, prefixed), for other Redis users such as rate limiting. */
+  redis: Redis | undefined;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -21,7 +23,7 @@ export interface CacheHandle {
 export function createCache(options: { redisUrl: string | undefined; keyPrefix: string; logger: Logger }): CacheHandle {
   if (!options.redisUrl) {
     const cache = new InMemoryLRUCache<string>({ maxSize: 50 * 1024 * 1024 });
-    return { cache, kind: "memory", ping: async () => true, close: async () => {} };
+    return { cache, kind: "memory", redis: undefined, ping: async () => true, close: async () => {} };
   }
   const redis = new Redis(options.redisUrl, {
     keyPrefix: options.keyPrefix,
@@ -61,6 +63,7 @@ export function createCache(options: { redisUrl: string | undefined; keyPrefix: 
   return {
     cache,
     kind: "redis",
+    redis,
     ping: async () => (await redis.ping().catch(() => "")) === "PONG",
     close: async () => {
       redis.disconnect();

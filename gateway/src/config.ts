@@ -1,6 +1,7 @@
 import path from "node:path";
-import { logLevel, parseEnv, port, REPO_ROOT, SUBGRAPHS, type SubgraphName } from "@catalog/common";
+import { loadAuthConfig, logLevel, parseEnv, port, REPO_ROOT, SUBGRAPHS, type AuthConfig, type SubgraphName } from "@catalog/common";
 import { z } from "zod";
+import { DEFAULT_OPERATION_LIMITS as LIMITS, type OperationLimits } from "./operation-limits.ts";
 
 const DEV_ORIGINS = ["https://studio.apollographql.com", "https://sandbox.embed.apollographql.com"];
 
@@ -18,6 +19,25 @@ const schema = z.object({
   REDIS_KEY_PREFIX: z.string().default("catalog:"),
   APQ_TTL_SECONDS: z.coerce.number().int().min(1).default(86_400),
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  MAX_REQUEST_BYTES: z.coerce.number().int().min(1_024).default(1_048_576),
+  MAX_HEADER_BYTES: z.coerce.number().int().min(1_024).default(16_384),
+  /** 0: HTTP batching off (a JSON array body is refused); n > 0: arrays of at most n operations. */
+  MAX_BATCH_OPERATIONS: z.coerce.number().int().min(0).max(100).default(0),
+  MAX_DEPTH: z.coerce.number().int().min(1).default(LIMITS.maxDepth),
+  MAX_ALIASES: z.coerce.number().int().min(0).default(LIMITS.maxAliases),
+  MAX_ROOT_FIELDS: z.coerce.number().int().min(1).default(LIMITS.maxRootFields),
+  MAX_DIRECTIVES: z.coerce.number().int().min(0).default(LIMITS.maxDirectives),
+  MAX_TOKENS: z.coerce.number().int().min(100).default(LIMITS.maxTokens),
+  MAX_COST: z.coerce.number().int().min(1).default(LIMITS.maxCost),
+  DEFAULT_LIST_SIZE: z.coerce.number().int().min(1).default(LIMITS.defaultListSize),
+  RATE_LIMIT_ENABLED: z.enum(["true", "false", "1", "0"]).default("true").transform((v) => v === "true" || v === "1"),
+  RATE_LIMIT_POINTS: z.coerce.number().int().min(1).default(600),
+  RATE_LIMIT_ANONYMOUS_POINTS: z.coerce.number().int().min(1).default(300),
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
+  SIGNIN_RATE_LIMIT_POINTS: z.coerce.number().int().min(1).default(10),
+  /** Express "trust proxy": unset trusts no proxy, so X-Forwarded-For cannot fake a client IP. */
+  TRUST_PROXY: z.string().optional(),
   CORS_ORIGINS: z.string().optional(),
   /** Unset: on outside production. */
   INTROSPECTION: z
@@ -41,6 +61,23 @@ export interface GatewayConfig {
   corsOrigins: string[];
   /** Sandbox and introspection: on outside production unless INTROSPECTION says otherwise. */
   introspection: boolean;
+  auth: AuthConfig;
+  requestTimeoutMs: number;
+  maxRequestBytes: number;
+  maxHeaderBytes: number;
+  maxBatchOperations: number;
+  limits: OperationLimits;
+  rateLimit: { enabled: boolean; points: number; anonymousPoints: number; windowSeconds: number };
+  /** Sign-in mutations per client IP per rate-limit window. */
+  signInRateLimit: number;
+  trustProxy: string | number | boolean;
+}
+
+/** "true"/"false", a hop count, or addresses/subnets as Express understands them. */
+function trustProxy(value: string | undefined): string | number | boolean {
+  if (value === undefined || value === "" || value === "false") return false;
+  if (value === "true") return true;
+  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
@@ -68,5 +105,27 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
         ? []
         : DEV_ORIGINS,
     introspection: parsed.INTROSPECTION ?? !production,
+    auth: loadAuthConfig(env),
+    requestTimeoutMs: parsed.REQUEST_TIMEOUT_MS,
+    maxRequestBytes: parsed.MAX_REQUEST_BYTES,
+    maxHeaderBytes: parsed.MAX_HEADER_BYTES,
+    maxBatchOperations: parsed.MAX_BATCH_OPERATIONS,
+    limits: {
+      maxDepth: parsed.MAX_DEPTH,
+      maxAliases: parsed.MAX_ALIASES,
+      maxRootFields: parsed.MAX_ROOT_FIELDS,
+      maxDirectives: parsed.MAX_DIRECTIVES,
+      maxTokens: parsed.MAX_TOKENS,
+      maxCost: parsed.MAX_COST,
+      defaultListSize: parsed.DEFAULT_LIST_SIZE,
+    },
+    rateLimit: {
+      enabled: parsed.RATE_LIMIT_ENABLED,
+      points: parsed.RATE_LIMIT_POINTS,
+      anonymousPoints: parsed.RATE_LIMIT_ANONYMOUS_POINTS,
+      windowSeconds: parsed.RATE_LIMIT_WINDOW_SECONDS,
+    },
+    signInRateLimit: parsed.SIGNIN_RATE_LIMIT_POINTS,
+    trustProxy: trustProxy(parsed.TRUST_PROXY),
   };
 }

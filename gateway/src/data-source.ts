@@ -1,7 +1,8 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from "@apollo/gateway";
-import { isPublicCode } from "@catalog/common";
+import { ErrorCode, IDENTITY_HEADER, isPublicCode } from "@catalog/common";
 import { GraphQLError } from "graphql";
 import type { GatewayContext } from "./context.ts";
+import { currentDeadline } from "./deadline.ts";
 
 type FetcherResponse = Parameters<RemoteGraphQLDataSource["errorFromResponse"]>[0];
 
@@ -11,12 +12,30 @@ interface SubgraphErrorBody {
 
 /**
  * Every request to a subgraph goes through here; it is the one place that decides which headers a
- * subgraph sees. Today that is only the request id, so a subgraph's logs line up with ours.
+ * subgraph sees: the request id, so logs line up, and the gateway-signed identity of the caller.
+ * No client header is forwarded.
  */
 export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  constructor(
+    private readonly subgraph: string,
+    url: string | undefined,
+    timeoutMs: number,
+  ) {
+    super({
+      ...(url ? { url } : {}),
+      // Each call ends at the sooner of its own timeout and the whole request's deadline.
+      fetcher: (input, init) => {
+        const deadline = currentDeadline();
+        const timeout = AbortSignal.timeout(timeoutMs);
+        return fetch(input, { ...init, signal: deadline ? AbortSignal.any([timeout, deadline]) : timeout });
+      },
+    });
+  }
+
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
-    if (context && "requestId" in context && context.requestId) {
+    if (context && "identityToken" in context) {
       request.http?.headers.set("x-request-id", context.requestId);
+      request.http?.headers.set(IDENTITY_HEADER, context.identityToken);
     }
   }
 
@@ -34,5 +53,23 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
       return new GraphQLError(first.message, { extensions: { code } });
     }
     return error;
+  }
+
+  /**
+   * Timeouts and unreachable subgraphs become public errors that name the subgraph but never its
+   * URL or the network error text (which would disclose internal addresses).
+   */
+  override didEncounterError(error: Error): void {
+    if (error.name === "TimeoutError" || error.name === "AbortError") {
+      throw new GraphQLError(`The ${this.subgraph} service did not answer in time.`, {
+        extensions: { code: ErrorCode.GATEWAY_TIMEOUT },
+      });
+    }
+    if (error instanceof TypeError && error.message === "fetch failed") {
+      throw new GraphQLError(`The ${this.subgraph} service is unavailable; try again later.`, {
+        extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
+      });
+    }
+    throw error;
   }
 }

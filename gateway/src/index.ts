@@ -12,7 +12,7 @@ try {
 const logger = createLogger("gateway", config.logLevel);
 try {
   const gateway = await buildGateway(config, logger);
-  const server = await listen(gateway.app, config.port, config.host);
+  const server = await listen(gateway.app, config.port, config.host, gateway.listenOptions);
   logger.info({ url: server.url, subgraphs: gateway.subgraphUrls, cache: gateway.cache.kind }, "gateway listening");
   const shutdown = async () => {
     await server.close();

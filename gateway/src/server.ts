@@ -6,21 +6,47 @@ import {
   ApolloServerPluginUsageReportingDisabled,
 } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
-import { errorMaskingPlugin, inputGuardPlugin, jsonErrorHandler, requestIdMiddleware, type Logger } from "@catalog/common";
+import {
+  createTokenVerifier,
+  errorMaskingPlugin,
+  inputGuardPlugin,
+  jsonErrorHandler,
+  requestIdMiddleware,
+  signIdentity,
+  type ListenOptions,
+  type Logger,
+  type Viewer,
+} from "@catalog/common";
 import cors from "cors";
 import express, { type Express } from "express";
 import { createCache, type CacheHandle } from "./cache.ts";
 import type { GatewayConfig } from "./config.ts";
+import { authenticate } from "./auth.ts";
+import { batchGuard } from "./batching.ts";
 import type { GatewayContext } from "./context.ts";
 import { SubgraphDataSource } from "./data-source.ts";
+import { deadlineMiddleware } from "./deadline.ts";
+import { createMetrics, type GatewayMetrics } from "./metrics.ts";
+import { costModelFromSupergraph, operationLimitsParseOptions, operationLimitsPlugin } from "./operation-limits.ts";
+import { createRateLimiter, type Caller } from "./rate-limit.ts";
+import { signInLimitPlugin } from "./signin-limit.ts";
 import { probeSubgraph, type ReadinessReport } from "./readiness.ts";
 import { loadSupergraph } from "./supergraph.ts";
+
+/** Who a rate limit counts against: the signed-in user, else the client's address. */
+const callerOf = (req: express.Request, res: express.Response): Caller => {
+  const viewer = res.locals.viewer as Viewer | null;
+  return viewer ? { kind: "user", id: viewer.userId } : { kind: "ip", id: req.ip ?? "unknown" };
+};
 
 export interface Gateway {
   app: Express;
   /** The URL each subgraph is called at (supergraph URL unless overridden by config). */
   subgraphUrls: Record<string, string>;
   cache: CacheHandle;
+  metrics: GatewayMetrics;
+  /** What the HTTP server must enforce before Express sees a request (header size, slow clients). */
+  listenOptions: ListenOptions;
   readiness(): Promise<ReadinessReport>;
   stop(): Promise<void>;
 }
@@ -34,32 +60,59 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   const subgraphUrls = Object.fromEntries(
     supergraph.subgraphs.map(({ name, url }) => [name, config.subgraphUrls[name as keyof GatewayConfig["subgraphUrls"]] ?? url]),
   );
-  const timedFetch: typeof fetch = (input, init) =>
-    fetch(input, { ...init, signal: AbortSignal.timeout(config.subgraphTimeoutMs) });
+  const verifier = createTokenVerifier(config.auth);
+  const internalSecret = config.auth.internalSecrets[0];
+  if (!internalSecret) throw new Error("INTERNAL_AUTH_SECRET is required");
+  const metrics = createMetrics();
+  const production = config.env === "production";
 
   const gateway = new ApolloGateway({
     supergraphSdl: supergraph.sdl,
     logger,
-    buildService: ({ name, url }) =>
-      new SubgraphDataSource({
-        url: subgraphUrls[name] ?? url,
-        fetcher: timedFetch,
-      }),
+    buildService: ({ name, url }) => new SubgraphDataSource(name, subgraphUrls[name] ?? url, config.subgraphTimeoutMs),
   });
 
   const cache = createCache({ redisUrl: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger });
+  const rateLimiter = createRateLimiter({
+    redis: cache.redis,
+    keyPrefix: config.redisKeyPrefix,
+    config: config.rateLimit,
+    logger,
+    metrics,
+  });
+  const signInLimiter = createRateLimiter({
+    redis: cache.redis,
+    keyPrefix: `${config.redisKeyPrefix}signin:`,
+    config: { points: config.signInRateLimit, anonymousPoints: config.signInRateLimit, windowSeconds: config.rateLimit.windowSeconds },
+    logger,
+    metrics,
+  });
+  const rejected = (code: string) => metrics.rejected.inc({ code });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     cache: cache.cache,
     persistedQueries: { ttl: config.apqTtlSeconds },
     introspection: config.introspection,
     includeStacktraceInErrorResponses: false,
+    // "Did you mean ...?" hints spell out the schema to whoever probes it; production keeps quiet.
+    hideSchemaDetailsFromClientErrors: production,
+    // GET and simple-content-type POSTs need a header no browser adds cross-site without a preflight.
+    csrfPrevention: true,
+    allowBatchedHttpRequests: config.maxBatchOperations > 0,
+    // The parser itself stops at the token limit, so a huge document is never parsed in full.
+    parseOptions: operationLimitsParseOptions(config.limits),
     plugins: [
       config.introspection
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false })
         : ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       inputGuardPlugin<GatewayContext>(),
+      operationLimitsPlugin<GatewayContext>({
+        limits: config.limits,
+        costModel: costModelFromSupergraph(supergraph.sdl),
+        onReject: rejected,
+      }),
+      signInLimitPlugin(signInLimiter, rejected),
       errorMaskingPlugin<GatewayContext>(logger),
     ],
   });
@@ -83,9 +136,18 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
 
   const app = express();
   app.disable("x-powered-by");
+  app.set("trust proxy", config.trustProxy);
   app.use(requestIdMiddleware);
   app.get("/health", (_req, res) => {
     res.json({ status: "ok" });
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  // The keys that verify our access tokens (RS256), for anyone who needs to check one.
+  app.get("/.well-known/jwks.json", async (_req, res) => {
+    res.setHeader("cache-control", "public, max-age=300");
+    res.json(await verifier.jwks());
   });
   app.get("/ready", async (_req, res) => {
     const report = await readiness();
@@ -95,9 +157,23 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   app.all(
     ["/", "/graphql"],
     cors<cors.CorsRequest>({ origin: config.corsOrigins, credentials: true }),
-    express.json({ limit: "1mb" }),
+    authenticate(verifier, metrics, logger),
+    ...(config.rateLimit.enabled ? [rateLimiter.middleware(callerOf)] : []),
+    express.json({ limit: config.maxRequestBytes }),
+    batchGuard(config.maxBatchOperations),
+    deadlineMiddleware(config.requestTimeoutMs),
     expressMiddleware(apollo, {
-      context: async ({ res }) => ({ requestId: res.locals.requestId as string }),
+      context: async ({ req, res }) => {
+        const requestId = res.locals.requestId as string;
+        const viewer = res.locals.viewer as Viewer | null;
+        return {
+          requestId,
+          viewer,
+          identityToken: signIdentity(internalSecret, viewer, requestId),
+          clientIp: req.ip ?? "unknown",
+          deadline: res.locals.deadline as AbortSignal,
+        };
+      },
     }),
   );
   app.use(jsonErrorHandler(logger));
@@ -106,6 +182,9 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
     app,
     subgraphUrls,
     cache,
+    metrics,
+    // The HTTP server's own timeout sits above the request deadline, which answers first.
+    listenOptions: { maxHeaderBytes: config.maxHeaderBytes, requestTimeoutMs: config.requestTimeoutMs + 5_000 },
     readiness,
     async stop() {
       await apollo.stop();

@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCategoryTree, createOrder, createProduct, createUser } from "../../test/support/fixtures.ts";
+import { ADMIN_USER, bearer } from "../../test/support/auth.ts";
 import { gql, startStack, type Stack } from "../../test/support/stack.ts";
 
 let stack: Stack;
+/** These tests are about data across subgraphs, so they run as an admin, who may see all of it. */
+const asAdmin = (query: string, variables: Record<string, unknown> = {}) =>
+  gql(stack.gatewayUrl, query, variables, bearer(ADMIN_USER));
 beforeAll(async () => {
   stack = await startStack();
 });
@@ -20,8 +24,7 @@ describe("a query across all four subgraphs", () => {
     await products.review.create({ data: { productId: product.id, authorId: author.id, rating: 4, body: "Nice" } });
     const order = await createOrder(orders, buyer.id, [{ productId: product.id, quantity: 2, unitPrice: "24.00" }]);
 
-    const { status, body } = await gql(
-      stack.gatewayUrl,
+    const { status, body } = await asAdmin(
       `query ($productId: ID!, $userId: ID!) {
         product(id: $productId) {
           name price { amount currency }
@@ -78,8 +81,7 @@ describe("a query across all four subgraphs", () => {
   });
 
   it("answers an unknown id with null and no error", async () => {
-    const { status, body } = await gql(
-      stack.gatewayUrl,
+    const { status, body } = await asAdmin(
       `{ product(id: "00000000-0000-4000-8000-000000000000") { id } user(id: "00000000-0000-4000-8000-000000000000") { id } order(id: "00000000-0000-4000-8000-000000000000") { id } }`,
     );
     expect(status).toBe(200);
@@ -102,8 +104,7 @@ describe("product listing: filters and cursor pagination", () => {
     let after: string | null = null;
     let pages = 0;
     do {
-      const { body }: { body: { data?: any; errors?: unknown } } = await gql(
-        stack.gatewayUrl,
+      const { body }: { body: { data?: any; errors?: unknown } } = await asAdmin(
         `query ($filter: ProductFilter, $after: String) {
           products(filter: $filter, sort: PRICE_ASC, first: 2, after: $after) {
             totalCount edges { cursor node { id price { amount } } } pageInfo { hasNextPage endCursor }
@@ -132,7 +133,7 @@ describe("product listing: filters and cursor pagination", () => {
 
     const query = `query ($filter: ProductFilter) { products(filter: $filter, first: 10) { totalCount edges { node { id name } } } }`;
     const names = async (filter: Record<string, unknown>) => {
-      const { body } = await gql(stack.gatewayUrl, query, { filter });
+      const { body } = await asAdmin(query, { filter });
       expect(body.errors).toBeUndefined();
       return body.data!.products.edges.map((edge: { node: { name: string } }) => edge.node.name).sort();
     };
@@ -146,7 +147,7 @@ describe("product listing: filters and cursor pagination", () => {
     expect(await names({ categoryId: leaf.id, search: "%" })).toEqual([discount.name]);
     expect(await names({ categoryId: leaf.id, search: "Blue_kettle" })).toEqual([]);
     expect(await names({ categoryId: leaf.id, search: "\\" })).toEqual([]);
-    const { body } = await gql(stack.gatewayUrl, query, { filter: { categoryId: leaf.id, status: "ARCHIVED" } });
+    const { body } = await asAdmin(query, { filter: { categoryId: leaf.id, status: "ARCHIVED" } });
     expect(body.data!.products.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual([archived.id]);
     expect(cheap.id).toBeTruthy();
   });
@@ -179,7 +180,7 @@ describe("bad input gets a stable code and a clear message", () => {
   it.each(cases)("%s -> BAD_USER_INPUT", async (_name, query, variables, field) => {
     const user = await createUser(stack.prisma.users);
     const vars = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, v === "__USER__" ? user.id : v]));
-    const { status, body } = await gql(stack.gatewayUrl, query, vars);
+    const { status, body } = await asAdmin(query, vars);
     expect(status).toBe(200);
     expect(body.errors).toHaveLength(1);
     expect(body.errors![0]!.extensions).toMatchObject({ code: "BAD_USER_INPUT", field });
@@ -191,14 +192,14 @@ describe("bad input gets a stable code and a clear message", () => {
     const { leaf } = await createCategoryTree(products);
     await createProduct(products, { categoryId: leaf.id });
     await createProduct(products, { categoryId: leaf.id });
-    const first = await gql(stack.gatewayUrl, `query ($c: ID) { products(filter: { categoryId: $c }, first: 1, sort: NEWEST) { pageInfo { endCursor } } }`, { c: leaf.id });
+    const first = await asAdmin(`query ($c: ID) { products(filter: { categoryId: $c }, first: 1, sort: NEWEST) { pageInfo { endCursor } } }`, { c: leaf.id });
     const cursor = first.body.data!.products.pageInfo.endCursor;
-    const { body } = await gql(stack.gatewayUrl, `query ($a: String) { products(first: 1, sort: PRICE_ASC, after: $a) { totalCount } }`, { a: cursor });
+    const { body } = await asAdmin(`query ($a: String) { products(first: 1, sort: PRICE_ASC, after: $a) { totalCount } }`, { a: cursor });
     expect(body.errors![0]!.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "after" });
   });
 
   it("rejects a malformed decimal before it reaches the database", async () => {
-    const { body } = await gql(stack.gatewayUrl, `query ($p: Decimal) { products(filter: { minPrice: $p }) { totalCount } }`, { p: "12abc" });
+    const { body } = await asAdmin(`query ($p: Decimal) { products(filter: { minPrice: $p }) { totalCount } }`, { p: "12abc" });
     expect(body.errors![0]!.extensions!.code).toBe("BAD_USER_INPUT");
     expect(body.data ?? null).toBeNull();
   });
@@ -210,14 +211,14 @@ describe("bad input gets a stable code and a clear message", () => {
     ["a NUL byte in mutation input", `mutation ($n: String!) { createCategory(input: { name: $n }) { id } }`, { n: "Bad\u0000Name" }],
   ])("rejects %s with 400 BAD_USER_INPUT before anything runs", async (_name, query, variables) => {
     const before = await stack.prisma.products.category.count();
-    const { status, body } = await gql(stack.gatewayUrl, query, variables);
+    const { status, body } = await asAdmin(query, variables);
     expect(status).toBe(400);
     expect(body.errors![0]!.extensions!.code).toBe("BAD_USER_INPUT");
     expect(await stack.prisma.products.category.count()).toBe(before);
   });
 
   it("answers an unknown field with 400 and GRAPHQL_VALIDATION_FAILED", async () => {
-    const { status, body } = await gql(stack.gatewayUrl, `{ products { nope } }`);
+    const { status, body } = await asAdmin(`{ products { nope } }`);
     expect(status).toBe(400);
     expect(body.errors![0]!.extensions!.code).toBe("GRAPHQL_VALIDATION_FAILED");
   });
@@ -229,7 +230,7 @@ describe("mutations validate their input and write nothing on failure", () => {
   it("creates a valid product, normalising SKU and currency", async () => {
     const { leaf } = await createCategoryTree(stack.prisma.products);
     const sku = `new-${Date.now()}`;
-    const { body } = await gql(stack.gatewayUrl, create, {
+    const { body } = await asAdmin(create, {
       input: { sku, name: "Kettle", price: { amount: "19.90", currency: "eur" }, weightGrams: 900, categoryId: leaf.id },
     });
     expect(body.errors).toBeUndefined();
@@ -246,7 +247,7 @@ describe("mutations validate their input and write nothing on failure", () => {
   ])("%s -> %s", async (_name, patch, code, field) => {
     const { leaf } = await createCategoryTree(stack.prisma.products);
     const sku = `BAD-${Math.random().toString(36).slice(2, 10)}`.toUpperCase();
-    const { body } = await gql(stack.gatewayUrl, create, {
+    const { body } = await asAdmin(create, {
       input: { sku, name: "Kettle", price: { amount: "1.00", currency: "USD" }, weightGrams: 1, categoryId: leaf.id, ...patch },
     });
     expect(body.errors![0]!.extensions).toMatchObject({ code, field });
@@ -256,7 +257,7 @@ describe("mutations validate their input and write nothing on failure", () => {
   it("a duplicate SKU is a CONFLICT, not a database error, and the original is untouched", async () => {
     const { leaf } = await createCategoryTree(stack.prisma.products);
     const existing = await createProduct(stack.prisma.products, { categoryId: leaf.id, price: "3.00" });
-    const { body } = await gql(stack.gatewayUrl, create, {
+    const { body } = await asAdmin(create, {
       input: { sku: existing.sku.toLowerCase(), name: "Copy", price: { amount: "99.00", currency: "USD" }, weightGrams: 1, categoryId: leaf.id },
     });
     expect(body.errors![0]!.extensions).toMatchObject({ code: "CONFLICT", field: "sku" });
@@ -268,7 +269,7 @@ describe("mutations validate their input and write nothing on failure", () => {
 
   it("adjustStock for a product that does not exist is NOT_FOUND and records nothing", async () => {
     const productId = "6f2b7e1c-2222-4a2b-9c3d-000000000009";
-    const { body } = await gql(stack.gatewayUrl, `mutation ($id: ID!) { adjustStock(productId: $id, delta: 5, reason: RECEIVED) { id name } }`, { id: productId });
+    const { body } = await asAdmin(`mutation ($id: ID!) { adjustStock(productId: $id, delta: 5, reason: RECEIVED) { id name } }`, { id: productId });
     expect(body.errors![0]!.extensions!.code).toBe("NOT_FOUND");
     expect(await stack.prisma.inventory.stockItem.count({ where: { productId } })).toBe(0);
   });
@@ -276,7 +277,7 @@ describe("mutations validate their input and write nothing on failure", () => {
   it("adjustStock creates the first stock of a new product", async () => {
     const { leaf } = await createCategoryTree(stack.prisma.products);
     const product = await createProduct(stack.prisma.products, { categoryId: leaf.id });
-    const { body } = await gql(stack.gatewayUrl, `mutation ($id: ID!) { adjustStock(productId: $id, delta: 5, reason: RECEIVED) { name inStock inventory { onHand } } }`, { id: product.id });
+    const { body } = await asAdmin(`mutation ($id: ID!) { adjustStock(productId: $id, delta: 5, reason: RECEIVED) { name inStock inventory { onHand } } }`, { id: product.id });
     expect(body.errors).toBeUndefined();
     expect(body.data!.adjustStock).toEqual({ name: product.name, inStock: true, inventory: { onHand: 5 } });
   });
@@ -286,11 +287,11 @@ describe("mutations validate their input and write nothing on failure", () => {
     const product = await createProduct(stack.prisma.products, { categoryId: leaf.id });
     await stack.prisma.inventory.stockItem.create({ data: { productId: product.id, onHand: 5, reserved: 3 } });
     const adjust = `mutation ($id: ID!, $d: Int!) { adjustStock(productId: $id, delta: $d, reason: SOLD) { inventory { onHand available } } }`;
-    const refused = await gql(stack.gatewayUrl, adjust, { id: product.id, d: -3 });
+    const refused = await asAdmin(adjust, { id: product.id, d: -3 });
     expect(refused.body.errors![0]!.extensions).toMatchObject({ code: "INSUFFICIENT_STOCK" });
     expect(await stack.prisma.inventory.stockMovement.count({ where: { productId: product.id } })).toBe(0);
 
-    const ok = await gql(stack.gatewayUrl, adjust, { id: product.id, d: -2 });
+    const ok = await asAdmin(adjust, { id: product.id, d: -2 });
     expect(ok.body.errors).toBeUndefined();
     expect(ok.body.data!.adjustStock).toEqual({ inventory: { onHand: 3, available: 0 } });
     expect(await stack.prisma.inventory.stockMovement.count({ where: { productId: product.id } })).toBe(1);

@@ -6,6 +6,7 @@ import { productsSubgraph } from "@catalog/products";
 import { listen, type PrismaLike, type SubgraphModule } from "@catalog/common";
 import { loadGatewayConfig } from "../src/config.ts";
 import { buildGateway } from "../src/server.ts";
+import { TEST_AUTH_ENV } from "../../test/support/auth.ts";
 import { gql, logger, startStack, startTestSubgraph, type Stack } from "../../test/support/stack.ts";
 
 /** Response bodies here are read as loosely as a client would read them. */
@@ -14,6 +15,7 @@ const json = (response: Response): Promise<any> => response.json();
 /** A gateway on the test stack's subgraphs, with some config replaced; stopped by the caller. */
 async function extraGateway(env: Record<string, string>) {
   const config = loadGatewayConfig({
+    ...TEST_AUTH_ENV,
     ...Object.fromEntries(Object.entries(stack.gateway.subgraphUrls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
     ...env,
   });

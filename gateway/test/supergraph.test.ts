@@ -6,6 +6,7 @@ import { REPO_ROOT } from "@catalog/common";
 import { describe, expect, it } from "vitest";
 import { composeSupergraph, SUPERGRAPH_PATH } from "../src/compose.ts";
 import { loadGatewayConfig } from "../src/config.ts";
+import { TEST_AUTH_ENV } from "../../test/support/auth.ts";
 import { buildGateway } from "../src/server.ts";
 import { SupergraphError } from "../src/supergraph.ts";
 import { logger } from "../../test/support/stack.ts";
@@ -25,7 +26,7 @@ describe("the committed supergraph", () => {
 
 describe("the gateway refuses to start without a valid supergraph", () => {
   it("rejects a missing file with a message that says how to fix it", async () => {
-    const config = loadGatewayConfig({ SUPERGRAPH_PATH: "/nonexistent/supergraph.graphql" });
+    const config = loadGatewayConfig({ ...TEST_AUTH_ENV, SUPERGRAPH_PATH: "/nonexistent/supergraph.graphql" });
     await expect(buildGateway(config, logger)).rejects.toThrow(SupergraphError);
     await expect(buildGateway(config, logger)).rejects.toThrow(/npm run compose/);
   });
@@ -34,12 +35,12 @@ describe("the gateway refuses to start without a valid supergraph", () => {
     const dir = await mkdtemp(path.join(tmpdir(), "supergraph-"));
     const file = path.join(dir, "supergraph.graphql");
     await writeFile(file, await readFile(path.join(REPO_ROOT, "subgraphs/users/schema.graphql"), "utf8"));
-    await expect(buildGateway(loadGatewayConfig({ SUPERGRAPH_PATH: file }), logger)).rejects.toThrow(SupergraphError);
+    await expect(buildGateway(loadGatewayConfig({ ...TEST_AUTH_ENV, SUPERGRAPH_PATH: file }), logger)).rejects.toThrow(SupergraphError);
   });
 
   it("exits non-zero as a process, before listening", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "gateway/src/index.ts")], {
-      env: { ...process.env, SUPERGRAPH_PATH: "/nonexistent/supergraph.graphql", PORT: "0", LOG_LEVEL: "error" },
+      env: { ...process.env, ...TEST_AUTH_ENV, SUPERGRAPH_PATH: "/nonexistent/supergraph.graphql", PORT: "0", LOG_LEVEL: "error" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";

@@ -1,8 +1,11 @@
 import {
   createLogger,
   listen,
+  loadAuthConfig,
   openPostgres,
   startSubgraph,
+  subgraphAuth,
+  type AuthConfig,
   type PeerUrls,
   type PrismaLike,
   type StartedSubgraph,
@@ -16,6 +19,7 @@ import { inject } from "vitest";
 import "./provided.ts";
 import { loadGatewayConfig } from "../../gateway/src/config.ts";
 import { buildGateway, type Gateway } from "../../gateway/src/server.ts";
+import { TEST_AUTH_ENV, testAuthConfig } from "./auth.ts";
 
 
 export const logger = createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
@@ -38,7 +42,7 @@ export interface Stack {
 /** Starts one subgraph on port 0 against a real PostgreSQL database (default: this run's). */
 export async function startTestSubgraph<P extends PrismaLike>(
   module: SubgraphModule<P>,
-  options: { peers?: PeerUrls; databaseUrl?: string } = {},
+  options: { peers?: PeerUrls; databaseUrl?: string; auth?: AuthConfig } = {},
 ): Promise<StartedSubgraph<P>> {
   const db = openPostgres(options.databaseUrl ?? inject("databaseUrls")[module.name], { poolSize: 5 });
   return startSubgraph(module, {
@@ -49,18 +53,25 @@ export async function startTestSubgraph<P extends PrismaLike>(
     migrate: false,
     seed: false,
     peers: options.peers ?? (() => undefined),
+    auth: subgraphAuth(module.name, options.auth ?? testAuthConfig),
   });
 }
 
-/** The real system: four subgraphs and the gateway, each on its own port-0 HTTP server. */
+/**
+ * The real system: four subgraphs and the gateway, each on its own port-0 HTTP server. Auth
+ * variables in `env` (JWT_*, INTERNAL_AUTH_*) apply to the subgraphs too; with JWT_ALGORITHM=RS256
+ * and no key source, the gateway fetches the users subgraph's JWKS.
+ */
 export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
   const peerUrls = new Map<string, string>();
   const peers: PeerUrls = (name) => peerUrls.get(name);
+  const authEnv = { ...TEST_AUTH_ENV, ...env };
+  const auth = loadAuthConfig(authEnv);
   const [users, products, orders, inventory] = await Promise.all([
-    startTestSubgraph(usersSubgraph, { peers }),
-    startTestSubgraph(productsSubgraph, { peers }),
-    startTestSubgraph(ordersSubgraph, { peers }),
-    startTestSubgraph(inventorySubgraph, { peers }),
+    startTestSubgraph(usersSubgraph, { peers, auth }),
+    startTestSubgraph(productsSubgraph, { peers, auth }),
+    startTestSubgraph(ordersSubgraph, { peers, auth }),
+    startTestSubgraph(inventorySubgraph, { peers, auth }),
   ]);
   for (const s of [users, products, orders, inventory]) peerUrls.set(s.name, `${s.url}/graphql`);
   const config = loadGatewayConfig({
@@ -72,10 +83,17 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     INVENTORY_SUBGRAPH_URL: `${inventory.url}/graphql`,
     REDIS_URL: inject("redisUrl"),
     REDIS_KEY_PREFIX: inject("redisPrefix"),
-    ...env,
+    // Every test file calls from 127.0.0.1 into one Redis prefix; the rate-limit tests set their own.
+    RATE_LIMIT_ANONYMOUS_POINTS: "1000000",
+    RATE_LIMIT_POINTS: "1000000",
+    SIGNIN_RATE_LIMIT_POINTS: "1000000",
+    ...authEnv,
+    ...(authEnv.JWT_ALGORITHM === "RS256" && !authEnv.JWT_PUBLIC_KEY && !authEnv.JWT_JWKS_URL
+      ? { JWT_JWKS_URL: `${users.url}/.well-known/jwks.json` }
+      : {}),
   });
   const gateway = await buildGateway(config, logger);
-  const server = await listen(gateway.app, 0);
+  const server = await listen(gateway.app, 0, "127.0.0.1", gateway.listenOptions);
   return {
     gatewayUrl: server.url,
     gateway,

@@ -1,5 +1,6 @@
-import { openPostgres, type PeerUrls, type PrismaLike, type SubgraphApp, type SubgraphModule } from "@catalog/common";
+import { openPostgres, subgraphAuth, type PeerUrls, type Viewer, type PrismaLike, type SubgraphApp, type SubgraphModule } from "@catalog/common";
 import { inject } from "vitest";
+import { testAuthConfig } from "./auth.ts";
 import { logger } from "./stack.ts";
 
 export interface SubgraphHarness<P> {
@@ -9,18 +10,30 @@ export interface SubgraphHarness<P> {
   close(): Promise<void>;
 }
 
-/** One subgraph in-process (no HTTP) on this run's real database, for executeOperation tests. */
+/**
+ * One subgraph in-process (no HTTP) on this run's real database, for executeOperation tests.
+ * `execute` runs as `viewer` unless a call names another (null: anonymous).
+ */
 export async function subgraphHarness<P extends PrismaLike>(
   module: SubgraphModule<P>,
-  peers: PeerUrls = () => undefined,
+  options: { peers?: PeerUrls; viewer?: Viewer | null } = {},
 ): Promise<SubgraphHarness<P>> {
+  const peers = options.peers ?? (() => undefined);
+  const defaultViewer = options.viewer ?? null;
   const db = openPostgres(inject("databaseUrls")[module.name], { poolSize: 4 });
   const prisma = module.createPrisma(db.adapter);
-  const server = await module.build({ prisma, db, logger, introspection: true, peers });
+  const server = await module.build({
+    prisma,
+    db,
+    logger,
+    introspection: true,
+    peers,
+    auth: subgraphAuth(module.name, testAuthConfig),
+  });
   return {
     prisma,
     server,
-    execute: (query, variables) => server.execute(query, variables),
+    execute: (query, variables, viewer = defaultViewer) => server.execute(query, variables, viewer),
     async close() {
       await server.stop();
       await prisma.$disconnect();

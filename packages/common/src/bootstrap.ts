@@ -1,5 +1,7 @@
 import path from "node:path";
 import type { SqlDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import { createTokenIssuer, type TokenIssuer } from "./auth/access-tokens.ts";
+import type { AuthConfig } from "./auth/auth-config.ts";
 import { configuredDatabaseUrl, type SubgraphName } from "./database-url.ts";
 import { ensurePostgresDatabase, openEmbedded, openPostgres, type Database } from "./database.ts";
 import { listen, type RunningServer } from "./http.ts";
@@ -14,12 +16,27 @@ export interface PrismaLike {
 /** How a subgraph reaches another one's GraphQL endpoint (resolved when called, not at build). */
 export type PeerUrls = (name: SubgraphName) => string | undefined;
 
+/** Secrets a subgraph holds: the one that verifies the gateway, and (users only) the token issuer. */
+export interface SubgraphAuth {
+  internalSecrets: readonly string[];
+  /** Present where access tokens are issued (the users subgraph). */
+  issuer?: TokenIssuer;
+}
+
+export function subgraphAuth(name: SubgraphName, config: AuthConfig): SubgraphAuth {
+  return {
+    internalSecrets: config.internalSecrets,
+    ...(name === "users" ? { issuer: createTokenIssuer(config) } : {}),
+  };
+}
+
 export interface SubgraphDeps<P> {
   prisma: P;
   db: Database;
   logger: Logger;
   introspection: boolean;
   peers: PeerUrls;
+  auth: SubgraphAuth;
 }
 
 /** What a subgraph package exports so one launcher can migrate, seed and serve any of them. */
@@ -67,6 +84,7 @@ export async function startSubgraph<P extends PrismaLike>(
     migrate: boolean;
     seed: boolean;
     peers: PeerUrls;
+    auth: SubgraphAuth;
   },
 ): Promise<StartedSubgraph<P>> {
   const { db, logger } = options;
@@ -77,7 +95,7 @@ export async function startSubgraph<P extends PrismaLike>(
   const prisma = module.createPrisma(db.adapter);
   const seeded = options.seed ? await module.seed(prisma, db) : false;
   if (seeded) logger.info("seeded demo data");
-  const app = await module.build({ prisma, db, logger, introspection: options.introspection, peers: options.peers });
+  const app = await module.build({ prisma, db, logger, introspection: options.introspection, peers: options.peers, auth: options.auth });
   const server = await listen(app.app, options.port, options.host);
   logger.info({ url: `${server.url}/graphql`, database: db.location }, "subgraph listening");
   return {

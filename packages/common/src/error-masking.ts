@@ -1,10 +1,13 @@
 import type { ApolloServerPlugin, BaseContext } from "@apollo/server";
 import type { GraphQLFormattedError } from "graphql";
 import { ErrorCode, isPublicCode } from "./errors.ts";
+import type { Viewer } from "./auth/viewer.ts";
 import type { Logger } from "./logger.ts";
 
 export interface RequestScoped extends BaseContext {
   requestId: string;
+  /** The caller as the gateway verified it; null when anonymous. */
+  viewer: Viewer | null;
 }
 
 const MASKED_MESSAGE = "Internal server error";

@@ -13,6 +13,10 @@ export const ErrorCode = {
   SERVICE_UNAVAILABLE: "SERVICE_UNAVAILABLE",
   UNAUTHENTICATED: "UNAUTHENTICATED",
   FORBIDDEN: "FORBIDDEN",
+  /** Too many requests from this caller; `Retry-After` says when to try again. */
+  RATE_LIMITED: "RATE_LIMITED",
+  /** A subgraph, or the request as a whole, ran past its deadline. */
+  GATEWAY_TIMEOUT: "GATEWAY_TIMEOUT",
   INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -44,6 +48,15 @@ const PUBLIC_CODES = new Set<string>([
   "OPERATION_RESOLUTION_FAILURE",
   "BAD_REQUEST",
   "PAYLOAD_TOO_LARGE",
+  // The gateway's limits (operation-limits.ts, rate-limit.ts, deadlines).
+  "MAX_DEPTH_EXCEEDED",
+  "MAX_ALIASES_EXCEEDED",
+  "MAX_ROOT_FIELDS_EXCEEDED",
+  "MAX_DIRECTIVES_EXCEEDED",
+  "MAX_TOKENS_EXCEEDED",
+  "MAX_COST_EXCEEDED",
+  "BATCHING_DISABLED",
+  "BATCH_TOO_LARGE",
 ]);
 
 export function isPublicCode(code: unknown): boolean {

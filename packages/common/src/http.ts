@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ErrorRequestHandler, Express, RequestHandler } from "express";
 import { requestIdFrom } from "./request-id.ts";
@@ -10,10 +10,24 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+export interface ListenOptions {
+  /** Larger request heads get Node's own 431 before any of our code runs. Node's default: 16 KiB. */
+  maxHeaderBytes?: number;
+  /** A client that has not sent its whole request by then gets 408 (slow-loris defence). */
+  requestTimeoutMs?: number;
+}
+
 /** Listens on `port` (0 picks a free one) on `host` and reports the address actually bound. */
-export function listen(app: Express, port: number, host = "127.0.0.1"): Promise<RunningServer> {
+export function listen(app: Express, port: number, host = "127.0.0.1", options: ListenOptions = {}): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
-    const server: Server = app.listen(port, host);
+    const server: Server = createServer(
+      {
+        ...(options.maxHeaderBytes ? { maxHeaderSize: options.maxHeaderBytes } : {}),
+        ...(options.requestTimeoutMs ? { requestTimeout: options.requestTimeoutMs, headersTimeout: Math.min(options.requestTimeoutMs, 60_000) } : {}),
+      },
+      app,
+    );
+    server.listen(port, host);
     server.once("error", reject);
     server.once("listening", () => {
       const address = server.address() as AddressInfo;

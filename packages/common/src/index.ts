@@ -17,3 +17,8 @@ export * from "./main.ts";
 export * from "./paths.ts";
 export * from "./loader-helpers.ts";
 export * from "./input-guard.ts";
+export * from "./auth/viewer.ts";
+export * from "./auth/auth-config.ts";
+export * from "./auth/access-tokens.ts";
+export * from "./auth/internal-identity.ts";
+export * from "./auth/authorization.ts";

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
-import { openSubgraphDatabase, startSubgraph, type PrismaLike, type SubgraphModule } from "./bootstrap.ts";
+import { loadAuthConfig } from "./auth/auth-config.ts";
+import { openSubgraphDatabase, startSubgraph, subgraphAuth, type PrismaLike, type SubgraphModule } from "./bootstrap.ts";
 import { booleanFlag, logLevel, parseEnv, port } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { REPO_ROOT } from "./paths.ts";
@@ -22,8 +23,10 @@ export function subgraphEnvSchema(defaultPort: number) {
 /** Entry point shared by every subgraph's src/index.ts: parse config, open the database, listen. */
 export async function runSubgraphMain<P extends PrismaLike>(module: SubgraphModule<P>): Promise<void> {
   let config;
+  let auth;
   try {
     config = parseEnv(subgraphEnvSchema(module.defaultPort));
+    auth = subgraphAuth(module.name, loadAuthConfig());
   } catch (error) {
     console.error((error as Error).message);
     process.exit(1);
@@ -38,6 +41,7 @@ export async function runSubgraphMain<P extends PrismaLike>(module: SubgraphModu
       host: config.HOST,
       introspection: config.NODE_ENV !== "production",
       migrate: config.MIGRATE_ON_START,
+      auth,
       seed: config.SEED_ON_START,
       // e.g. PRODUCTS_SUBGRAPH_URL, as the gateway names them; default: the local default port.
       peers: (name) =>

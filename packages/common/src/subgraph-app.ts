@@ -9,13 +9,28 @@ import type { Logger } from "./logger.ts";
 import type { SubgraphDeps } from "./bootstrap.ts";
 import { jsonErrorHandler, requestIdMiddleware } from "./http.ts";
 import { inputGuardPlugin } from "./input-guard.ts";
+import { enforceAuthorization, type Policy } from "./auth/authorization.ts";
+import { requireGatewayIdentity, signIdentity } from "./auth/internal-identity.ts";
+import type { Viewer } from "./auth/viewer.ts";
+
+/** What a subgraph knows about the request it serves, all of it vouched for by the gateway. */
+export interface SubgraphRequest {
+  requestId: string;
+  viewer: Viewer | null;
+  /** The gateway's signed identity header, forwarded when this subgraph calls a peer for the caller. */
+  identityToken: string;
+}
 
 export interface SubgraphAppOptions<TContext extends RequestScoped> {
   name: string;
   schema: GraphQLSchema;
   logger: Logger;
   /** Builds the per-request context (DataLoaders live here, never at module scope). */
-  context(requestId: string): TContext;
+  context(request: SubgraphRequest): TContext;
+  /** Secrets that verify the gateway's identity header; the first also signs (in-process tests). */
+  internalSecrets: readonly string[];
+  /** Extra HTTP routes (e.g. the users subgraph's JWKS), mounted before /graphql. */
+  routes?(app: Express): void;
   /** Throws when the subgraph cannot serve (e.g. its database is unreachable). */
   checkReady(): Promise<void>;
   introspection: boolean;
@@ -26,7 +41,7 @@ export interface SubgraphApp {
   app: Express;
   apollo: ApolloServer<RequestScoped>;
   /** Runs an operation in-process with a fresh request context (what unit tests call). */
-  execute(query: string, variables?: Record<string, unknown>): Promise<ExecutionResultLike>;
+  execute(query: string, variables?: Record<string, unknown>, viewer?: Viewer | null): Promise<ExecutionResultLike>;
   stop(): Promise<void>;
 }
 
@@ -68,21 +83,33 @@ export async function createSubgraphApp<TContext extends RequestScoped>(
       res.status(503).json({ status: "unavailable", service: options.name });
     }
   });
+  options.routes?.(app);
   app.use(
     "/graphql",
+    // Before the body is even read: anything that did not come through the gateway stops here.
+    requireGatewayIdentity(options.internalSecrets),
     express.json({ limit: "1mb" }),
     expressMiddleware(apollo, {
-      context: async ({ res }) => options.context(res.locals.requestId as string),
+      context: async ({ res }) =>
+        options.context({
+          requestId: res.locals.requestId as string,
+          viewer: res.locals.viewer as Viewer | null,
+          identityToken: res.locals.identityToken as string,
+        }),
     }),
   );
   app.use(jsonErrorHandler(options.logger));
   return {
     app,
     apollo: apollo as unknown as ApolloServer<RequestScoped>,
-    async execute(query, variables) {
+    async execute(query, variables, viewer = null) {
+      const requestId = `test-${Math.random().toString(36).slice(2)}`;
+      const secret = options.internalSecrets[0];
+      if (!secret) throw new Error("no internal secret to sign the in-process identity with");
+      const identityToken = signIdentity(secret, viewer, requestId);
       const response = await apollo.executeOperation(
         { query, ...(variables ? { variables } : {}) },
-        { contextValue: options.context(`test-${Math.random().toString(36).slice(2)}`) },
+        { contextValue: options.context({ requestId, viewer, identityToken }) },
       );
       if (response.body.kind !== "single") throw new Error("incremental delivery is not used here");
       return response.body.singleResult as ExecutionResultLike;
@@ -102,17 +129,25 @@ export function defineSubgraphServer<P, TContext extends RequestScoped>(definiti
   name: string;
   typeDefs: DocumentNode;
   resolvers: object;
-  createContext(deps: SubgraphDeps<P>, requestId: string): TContext;
+  /** The data-dependent rules the schema names in @policy. */
+  policies?: Record<string, Policy>;
+  createContext(deps: SubgraphDeps<P>, request: SubgraphRequest): TContext;
+  routes?(app: Express, deps: SubgraphDeps<P>): void;
 }): (deps: SubgraphDeps<P>) => Promise<SubgraphApp> {
   // Our resolvers are typed per subgraph; this is the one place they meet the loose map type.
-  const schema = buildSubgraphSchema({ typeDefs: definition.typeDefs, resolvers: definition.resolvers as SubgraphResolverMap });
+  const schema = enforceAuthorization(
+    buildSubgraphSchema({ typeDefs: definition.typeDefs, resolvers: definition.resolvers as SubgraphResolverMap }),
+    definition.policies ?? {},
+  );
   return (deps) =>
     createSubgraphApp<TContext>({
       name: definition.name,
       schema,
       logger: deps.logger,
       introspection: deps.introspection,
-      context: (requestId) => definition.createContext(deps, requestId),
+      context: (request) => definition.createContext(deps, request),
+      internalSecrets: deps.auth.internalSecrets,
+      ...(definition.routes ? { routes: (app: Express) => definition.routes?.(app, deps) } : {}),
       checkReady: async () => {
         await deps.db.query("SELECT 1");
       },

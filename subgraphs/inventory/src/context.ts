@@ -1,4 +1,4 @@
-import type { Logger, RequestScoped, SubgraphDeps } from "@catalog/common";
+import type { Logger, RequestScoped, SubgraphDeps, SubgraphRequest } from "@catalog/common";
 import { createLoaders, type Loaders } from "./loaders.ts";
 import type { InventoryPrisma } from "./prisma.ts";
 import { productDirectory, type ProductDirectory } from "./product-directory.ts";
@@ -10,13 +10,15 @@ export interface Context extends RequestScoped {
   products: ProductDirectory;
 }
 
-export function createContext(deps: SubgraphDeps<InventoryPrisma>, requestId: string): Context {
+export function createContext(deps: SubgraphDeps<InventoryPrisma>, request: SubgraphRequest): Context {
+  const { requestId, viewer } = request;
   const { prisma, logger } = deps;
   return {
     requestId,
+    viewer,
     prisma,
     loaders: createLoaders(prisma),
     logger: logger.child({ requestId }),
-    products: productDirectory(() => deps.peers("products"), requestId),
+    products: productDirectory(() => deps.peers("products"), request),
   };
 }

@@ -1,4 +1,4 @@
-import { ErrorCode } from "@catalog/common";
+import { ErrorCode, IDENTITY_HEADER, type SubgraphRequest } from "@catalog/common";
 import { GraphQLError } from "graphql";
 
 /** Asks the products subgraph, which owns products, whether one exists. */
@@ -15,7 +15,7 @@ const LOOKUP = `query ($representations: [_Any!]!) { _entities(representations: 
  * is recorded, it resolves the Product entity through the products subgraph, exactly as the
  * gateway would. Only that first write pays for the round trip.
  */
-export function productDirectory(productsUrl: () => string | undefined, requestId: string): ProductDirectory {
+export function productDirectory(productsUrl: () => string | undefined, request: SubgraphRequest): ProductDirectory {
   const unavailable = () =>
     new GraphQLError("The product catalog could not be reached to verify the product; try again.", {
       extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
@@ -28,7 +28,12 @@ export function productDirectory(productsUrl: () => string | undefined, requestI
       try {
         const response = await fetch(url, {
           method: "POST",
-          headers: { "content-type": "application/json", "x-request-id": requestId },
+          // The gateway's signed identity travels on: products accepts only what the gateway vouched for.
+          headers: {
+            "content-type": "application/json",
+            "x-request-id": request.requestId,
+            [IDENTITY_HEADER]: request.identityToken,
+          },
           body: JSON.stringify({ query: LOOKUP, variables: { representations: [{ __typename: "Product", id: productId }] } }),
           signal: AbortSignal.timeout(TIMEOUT_MS),
         });

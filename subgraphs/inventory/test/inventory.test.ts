@@ -7,6 +7,7 @@ import { MAX_ON_HAND } from "../src/resolvers/Mutation.ts";
 import { createCategoryTree, createProduct } from "../../../test/support/fixtures.ts";
 import { startTestSubgraph } from "../../../test/support/stack.ts";
 import { subgraphHarness, type SubgraphHarness } from "../../../test/support/subgraph.ts";
+import { ADMIN } from "../../../test/support/auth.ts";
 import type { InventoryPrisma } from "../src/prisma.ts";
 
 // Inventory asks the real products subgraph (over HTTP) whether a product exists before its first stock.
@@ -14,7 +15,11 @@ let products: StartedSubgraph<ReturnType<typeof productsSubgraph.createPrisma>>;
 let h: SubgraphHarness<InventoryPrisma>;
 beforeAll(async () => {
   products = await startTestSubgraph(productsSubgraph);
-  h = await subgraphHarness(inventorySubgraph, (name) => (name === "products" ? `${products.url}/graphql` : undefined));
+  h = await subgraphHarness(inventorySubgraph, {
+    peers: (name) => (name === "products" ? `${products.url}/graphql` : undefined),
+    // Data behaviour is tested as an admin; authorization has its own tests.
+    viewer: ADMIN,
+  });
 });
 afterAll(async () => {
   await h?.close();
@@ -94,7 +99,7 @@ describe("inventory subgraph", () => {
   });
 
   it("answers SERVICE_UNAVAILABLE, writing nothing, when the products subgraph cannot be asked", async () => {
-    const offline = await subgraphHarness(inventorySubgraph, () => "http://127.0.0.1:1/graphql");
+    const offline = await subgraphHarness(inventorySubgraph, { peers: () => "http://127.0.0.1:1/graphql", viewer: ADMIN });
     try {
       const productId = await realProduct();
       const result = await offline.execute(ADJUST, { id: productId, d: 5, reason: "RECEIVED" });

@@ -1,4 +1,4 @@
-import type { Logger, RequestScoped, SubgraphDeps } from "@catalog/common";
+import type { Logger, RequestScoped, SubgraphDeps, SubgraphRequest } from "@catalog/common";
 import { createLoaders, type Loaders } from "./loaders.ts";
 import type { OrdersPrisma } from "./prisma.ts";
 
@@ -8,7 +8,8 @@ export interface Context extends RequestScoped {
   logger: Logger;
 }
 
-export function createContext(deps: SubgraphDeps<OrdersPrisma>, requestId: string): Context {
+export function createContext(deps: SubgraphDeps<OrdersPrisma>, request: SubgraphRequest): Context {
+  const { requestId, viewer } = request;
   const { prisma, logger } = deps;
-  return { requestId, prisma, loaders: createLoaders(prisma), logger: logger.child({ requestId }) };
+  return { requestId, viewer, prisma, loaders: createLoaders(prisma), logger: logger.child({ requestId }) };
 }

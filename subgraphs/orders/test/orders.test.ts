@@ -3,11 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ordersSubgraph } from "../src/module.ts";
 import { createOrder } from "../../../test/support/fixtures.ts";
 import { subgraphHarness, type SubgraphHarness } from "../../../test/support/subgraph.ts";
+import { ADMIN } from "../../../test/support/auth.ts";
 import type { OrdersPrisma } from "../src/prisma.ts";
 
 let h: SubgraphHarness<OrdersPrisma>;
 beforeAll(async () => {
-  h = await subgraphHarness(ordersSubgraph);
+  h = await subgraphHarness(ordersSubgraph, { viewer: ADMIN }); // data behaviour, tested as an admin
 });
 afterAll(async () => {
   await h?.close();

@@ -1,7 +1,8 @@
-import { applyMigrations, openEmbedded, type Database, type SubgraphApp } from "@catalog/common";
+import { applyMigrations, openEmbedded, subgraphAuth, type Database, type SubgraphApp } from "@catalog/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrisma, type ProductsPrisma } from "../src/prisma.ts";
 import { buildProductsServer } from "../src/server.ts";
+import { ADMIN, testAuthConfig } from "../../../test/support/auth.ts";
 import { logger } from "../../../test/support/stack.ts";
 
 // The embedded database's driver adapter reports raw PostgreSQL errors instead of Prisma codes;
@@ -13,7 +14,14 @@ beforeAll(async () => {
   db = await openEmbedded(undefined);
   await applyMigrations(db, "products");
   prisma = createPrisma(db.adapter);
-  server = await buildProductsServer({ prisma, db, logger, introspection: false, peers: () => undefined });
+  server = await buildProductsServer({
+    prisma,
+    db,
+    logger,
+    introspection: false,
+    peers: () => undefined,
+    auth: subgraphAuth("products", testAuthConfig),
+  });
 });
 afterAll(async () => {
   await server?.stop();
@@ -24,17 +32,17 @@ afterAll(async () => {
 describe("products on embedded PostgreSQL (PGlite)", () => {
   it("a duplicate category slug or SKU is CONFLICT naming the field, and nothing is written", async () => {
     const create = `mutation ($input: CreateCategoryInput!) { createCategory(input: $input) { id } }`;
-    const first = await server.execute(create, { input: { name: "Books" } });
+    const first = await server.execute(create, { input: { name: "Books" } }, ADMIN);
     expect(first.errors).toBeUndefined();
-    const again = await server.execute(create, { input: { name: "Books" } });
+    const again = await server.execute(create, { input: { name: "Books" } }, ADMIN);
     expect(again.errors![0]!.extensions).toMatchObject({ code: "CONFLICT", field: "slug" });
     expect(await prisma.category.count()).toBe(1);
 
     const categoryId = (first.data!.createCategory as { id: string }).id;
     const product = `mutation ($input: CreateProductInput!) { createProduct(input: $input) { id } }`;
     const input = { sku: "dup-1", name: "Pen", price: { amount: "1.00", currency: "USD" }, weightGrams: 10, categoryId };
-    expect((await server.execute(product, { input })).errors).toBeUndefined();
-    const duplicate = await server.execute(product, { input: { ...input, name: "Other pen" } });
+    expect((await server.execute(product, { input }, ADMIN)).errors).toBeUndefined();
+    const duplicate = await server.execute(product, { input: { ...input, name: "Other pen" } }, ADMIN);
     expect(duplicate.errors![0]).toMatchObject({ message: "A product with this SKU already exists.", extensions: { code: "CONFLICT", field: "sku" } });
     expect(await prisma.product.count()).toBe(1);
   });

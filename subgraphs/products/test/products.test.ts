@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { productsSubgraph } from "../src/module.ts";
 import { createCategoryTree, createProduct } from "../../../test/support/fixtures.ts";
 import { subgraphHarness, type SubgraphHarness } from "../../../test/support/subgraph.ts";
+import { ADMIN } from "../../../test/support/auth.ts";
 import type { ProductsPrisma } from "../src/prisma.ts";
 
 let h: SubgraphHarness<ProductsPrisma>;
 beforeAll(async () => {
-  h = await subgraphHarness(productsSubgraph);
+  h = await subgraphHarness(productsSubgraph, { viewer: ADMIN }); // data behaviour, tested as an admin
 });
 afterAll(async () => {
   await h?.close();

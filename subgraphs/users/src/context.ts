@@ -1,4 +1,5 @@
-import type { Logger, RequestScoped, SubgraphDeps } from "@catalog/common";
+import type { Logger, RequestScoped, SubgraphDeps, SubgraphRequest } from "@catalog/common";
+import { authService, type AuthService } from "./auth.ts";
 import { createLoaders, type Loaders } from "./loaders.ts";
 import type { UsersPrisma } from "./prisma.ts";
 
@@ -6,9 +7,23 @@ export interface Context extends RequestScoped {
   prisma: UsersPrisma;
   loaders: Loaders;
   logger: Logger;
+  auth: AuthService;
+  /** Accounts signed in by this request (register, login, refreshToken): "self" for policy checks. */
+  signedIn: Set<string>;
 }
 
-export function createContext(deps: SubgraphDeps<UsersPrisma>, requestId: string): Context {
-  const { prisma, logger } = deps;
-  return { requestId, prisma, loaders: createLoaders(prisma), logger: logger.child({ requestId }) };
+export function createContext(deps: SubgraphDeps<UsersPrisma>, request: SubgraphRequest): Context {
+  const { requestId, viewer } = request;
+  const { prisma, logger, auth } = deps;
+  if (!auth.issuer) throw new Error("the users subgraph needs a token issuer (JWT_SECRET or JWT_PRIVATE_KEY)");
+  const signedIn = new Set<string>();
+  return {
+    requestId,
+    viewer,
+    prisma,
+    loaders: createLoaders(prisma),
+    logger: logger.child({ requestId }),
+    auth: authService(prisma, auth.issuer, (userId) => signedIn.add(userId)),
+    signedIn,
+  };
 }

@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { usersSubgraph } from "../src/module.ts";
 import { createUser } from "../../../test/support/fixtures.ts";
 import { subgraphHarness, type SubgraphHarness } from "../../../test/support/subgraph.ts";
+import { ADMIN } from "../../../test/support/auth.ts";
 import type { UsersPrisma } from "../src/prisma.ts";
 
 let h: SubgraphHarness<UsersPrisma>;
 beforeAll(async () => {
-  h = await subgraphHarness(usersSubgraph);
+  h = await subgraphHarness(usersSubgraph, { viewer: ADMIN }); // data behaviour, tested as an admin
 });
 afterAll(async () => {
   await h?.close();

@@ -1,10 +1,20 @@
 import { isUuid } from "@catalog/common";
 import type { Context } from "../context.ts";
+import { mayReadOrdersOf } from "../policies.ts";
 import type { Order as OrderRow, OrderItem as OrderItemRow } from "../prisma.ts";
+
+/**
+ * Someone else's order is answered exactly like a missing one (null, no error), so ids cannot be
+ * probed for existence. Every way to an order by id (Query.order, _entities) goes through here.
+ */
+export async function visibleOrder(id: string, ctx: Context): Promise<OrderRow | null> {
+  const order = await ctx.loaders.orderById.load(id);
+  return order && mayReadOrdersOf(ctx.viewer, order.userId) ? order : null;
+}
 
 export const Order = {
   __resolveReference(reference: { id?: unknown }, ctx: Context) {
-    return isUuid(reference.id) ? ctx.loaders.orderById.load(reference.id.toLowerCase()) : null;
+    return isUuid(reference.id) ? visibleOrder(reference.id.toLowerCase(), ctx) : null;
   },
   user(order: OrderRow) {
     return { __typename: "User", id: order.userId };

@@ -1,8 +1,9 @@
 import { parseId } from "@catalog/common";
 import type { Context } from "../context.ts";
+import { visibleOrder } from "./Order.ts";
 
 export const Query = {
   order(_: unknown, args: { id: string }, ctx: Context) {
-    return ctx.loaders.orderById.load(parseId(args.id));
+    return visibleOrder(parseId(args.id), ctx);
   },
 };

@@ -13,6 +13,12 @@ interface UsersArgs {
 const CURSOR_KIND = "users:createdAt";
 
 export const Query = {
+  async me(_: unknown, _args: unknown, ctx: Context): Promise<User | null> {
+    if (!ctx.viewer) return null;
+    const user = await ctx.loaders.userById.load(ctx.viewer.userId);
+    return user && user.status !== "DELETED" ? user : null;
+  },
+
   async user(_: unknown, args: { id: string }, ctx: Context): Promise<User | null> {
     const user = await ctx.loaders.userById.load(parseId(args.id));
     return user && user.status !== "DELETED" ? user : null;

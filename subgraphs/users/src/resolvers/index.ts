@@ -1,5 +1,6 @@
 import { DateTimeScalar } from "@catalog/common";
+import { Mutation } from "./Mutation.ts";
 import { Query } from "./Query.ts";
 import { User } from "./User.ts";
 
-export const resolvers = { DateTime: DateTimeScalar, Query, User };
+export const resolvers = { DateTime: DateTimeScalar, Query, Mutation, User };

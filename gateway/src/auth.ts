@@ -1,0 +1,55 @@
+import { ErrorCode, INTERNAL_HEADER_PREFIX, TokenError, type Logger, type TokenVerifier, type Viewer } from "@catalog/common";
+import type { RequestHandler, Response } from "express";
+import type { GatewayMetrics } from "./metrics.ts";
+
+const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/;
+
+/**
+ * Establishes who is calling before anything else runs. No Authorization header: anonymous. A
+ * header that is not a valid Bearer token: 401, never a silent fall back to anonymous, so a
+ * client with an expired token learns it instead of quietly seeing less data.
+ *
+ * It also removes any client header in our internal namespace: only the gateway may speak for a
+ * caller to the subgraphs, and the data source sets that header from the verified viewer alone.
+ */
+export function authenticate(verifier: TokenVerifier, metrics: GatewayMetrics, logger: Logger): RequestHandler {
+  return async (req, res, next) => {
+    for (const name of Object.keys(req.headers)) {
+      if (name.startsWith(INTERNAL_HEADER_PREFIX)) delete req.headers[name];
+    }
+    const header = req.headers.authorization;
+    if (header === undefined) {
+      res.locals.viewer = null;
+      return next();
+    }
+    const token = BEARER.exec(header)?.[1];
+    if (!token) {
+      metrics.authFailures.inc({ reason: "header" });
+      return unauthorized(res, "The Authorization header must be `Bearer <access token>`.", "invalid_request");
+    }
+    let viewer: Viewer;
+    try {
+      viewer = await verifier.verify(token);
+    } catch (error) {
+      const reason = error instanceof TokenError ? error.reason : "malformed";
+      metrics.authFailures.inc({ reason });
+      logger.info({ requestId: res.locals.requestId, reason, detail: (error as Error).message }, "access token refused");
+      return unauthorized(
+        res,
+        reason === "expired"
+          ? "The access token has expired; use refreshToken to get a new one."
+          : "The access token is invalid.",
+        "invalid_token",
+      );
+    }
+    res.locals.viewer = viewer;
+    next();
+  };
+}
+
+function unauthorized(res: Response, message: string, oauthError: string): void {
+  res
+    .status(401)
+    .setHeader("www-authenticate", `Bearer realm="catalog", error="${oauthError}"`)
+    .json({ errors: [{ message, extensions: { code: ErrorCode.UNAUTHENTICATED, requestId: res.locals.requestId as string } }] });
+}

@@ -1,0 +1,39 @@
+import { Counter, Registry } from "prom-client";
+
+/**
+ * The gateway's counters, exposed at /metrics in Prometheus' text format. One registry per gateway
+ * instance (never prom-client's global one), so several gateways in one process (tests) stay apart.
+ */
+export interface GatewayMetrics {
+  registry: Registry;
+  /** Requests refused before execution, by error code (RATE_LIMITED, MAX_DEPTH_EXCEEDED, ...). */
+  rejected: Counter<"code">;
+  /** Bearer tokens refused, by reason (expired, signature, audience, ...). */
+  authFailures: Counter<"reason">;
+  /** Rate-limit checks let through because Redis could not answer. */
+  rateLimitFailOpen: Counter;
+}
+
+export function createMetrics(): GatewayMetrics {
+  const registry = new Registry();
+  return {
+    registry,
+    rejected: new Counter({
+      name: "gateway_requests_rejected_total",
+      help: "Requests refused before execution, by error code.",
+      labelNames: ["code"],
+      registers: [registry],
+    }),
+    authFailures: new Counter({
+      name: "gateway_auth_failures_total",
+      help: "Bearer tokens refused, by reason.",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    rateLimitFailOpen: new Counter({
+      name: "gateway_rate_limit_fail_open_total",
+      help: "Requests let through without a rate-limit decision because Redis could not answer.",
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,76 @@
+import type { RequestHandler } from "express";
+import jwt from "jsonwebtoken";
+import { ErrorCode } from "../errors.ts";
+import { isUuid } from "../ids.ts";
+import type { Viewer } from "./viewer.ts";
+
+/**
+ * The header that carries the caller's identity from the gateway to subgraphs. It is a short-lived
+ * HS256 token signed with INTERNAL_AUTH_SECRET, so a subgraph can tell a gateway request from
+ * anyone else's: a request without a valid one is refused, even an anonymous `_entities` call.
+ */
+export const IDENTITY_HEADER = "x-catalog-identity";
+/** Client headers with this prefix are removed at the gateway's door: only the gateway sets them. */
+export const INTERNAL_HEADER_PREFIX = "x-catalog-";
+
+const ISSUER = "catalog-gateway";
+const AUDIENCE = "catalog-subgraphs";
+/** Longer than any request may take (the gateway's deadline), short enough to make replay useless. */
+const TTL_SECONDS = 120;
+
+export function signIdentity(secret: string, viewer: Viewer | null, requestId: string): string {
+  return jwt.sign(
+    viewer ? { roles: viewer.roles, scope: viewer.scopes.join(" "), rid: requestId } : { rid: requestId },
+    secret,
+    { algorithm: "HS256", expiresIn: TTL_SECONDS, issuer: ISSUER, audience: AUDIENCE, ...(viewer ? { subject: viewer.userId } : {}) },
+  );
+}
+
+/** The viewer the gateway vouched for (null: anonymous); throws when the token is not the gateway's. */
+export function verifyIdentity(secrets: readonly string[], token: string): Viewer | null {
+  let lastError: unknown;
+  for (const secret of secrets) {
+    try {
+      const payload = jwt.verify(token, secret, { algorithms: ["HS256"], issuer: ISSUER, audience: AUDIENCE }) as jwt.JwtPayload & {
+        roles?: unknown;
+        scope?: unknown;
+      };
+      if (payload.sub === undefined) return null;
+      if (!isUuid(payload.sub) || !Array.isArray(payload.roles) || typeof payload.scope !== "string") {
+        throw new Error("identity token lacks claims");
+      }
+      return { userId: payload.sub, roles: payload.roles.map(String), scopes: payload.scope.split(" ").filter(Boolean) };
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError ?? new Error("no internal secret configured");
+}
+
+/**
+ * Subgraph side: only requests signed by the gateway (or a peer subgraph forwarding the gateway's
+ * token) reach GraphQL. Sets res.locals.viewer and res.locals.identityToken.
+ */
+export function requireGatewayIdentity(secrets: readonly string[]): RequestHandler {
+  return (req, res, next) => {
+    const token = req.headers[IDENTITY_HEADER];
+    let viewer: Viewer | null;
+    try {
+      if (typeof token !== "string") throw new Error("missing identity header");
+      viewer = verifyIdentity(secrets, token);
+    } catch {
+      res.status(401).json({
+        errors: [
+          {
+            message: "This service only accepts requests from the catalog gateway.",
+            extensions: { code: ErrorCode.UNAUTHENTICATED, requestId: res.locals.requestId as string },
+          },
+        ],
+      });
+      return;
+    }
+    res.locals.viewer = viewer;
+    res.locals.identityToken = token;
+    next();
+  };
+}

@@ -1,0 +1,26 @@
+/**
+ * Who is calling, as the gateway established it from a verified access token. `null` everywhere
+ * means anonymous. Subgraphs never build one from client input: they receive it from the gateway
+ * in a signed header (internal-identity.ts).
+ */
+export interface Viewer {
+  /** The user's id (the token's `sub`). */
+  userId: string;
+  roles: readonly string[];
+  /** OAuth-style scopes; what @requiresScopes checks. */
+  scopes: readonly string[];
+}
+
+/** What each role may do beyond reading the public catalog and its own data. */
+export const ROLE_SCOPES: Readonly<Record<string, readonly string[]>> = {
+  CUSTOMER: [],
+  ADMIN: ["catalog:write", "users:read", "orders:read"],
+};
+
+export function scopesForRoles(roles: readonly string[]): string[] {
+  return [...new Set(roles.flatMap((role) => ROLE_SCOPES[role] ?? []))].sort();
+}
+
+export function hasScope(viewer: Viewer | null, scope: string): boolean {
+  return viewer !== null && viewer.scopes.includes(scope);
+}

@@ -1,0 +1,142 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { hash, verify } from "@node-rs/argon2";
+import { badUserInput, ErrorCode, mapPrismaError, type TokenIssuer } from "@catalog/common";
+import { GraphQLError } from "graphql";
+import { z } from "zod";
+import type { User, UsersPrisma } from "./prisma.ts";
+
+export interface AuthPayload {
+  accessToken: string;
+  tokenType: "Bearer";
+  expiresIn: number;
+  refreshToken: string;
+  refreshTokenExpiresAt: Date;
+  user: User;
+}
+
+/** Longer passwords are refused before hashing: argon2 over megabytes is a denial of service. */
+const MAX_PASSWORD = 256;
+const MIN_PASSWORD = 10;
+
+const invalidCredentials = () =>
+  new GraphQLError("Email or password is incorrect.", { extensions: { code: ErrorCode.UNAUTHENTICATED } });
+const invalidRefreshToken = () =>
+  new GraphQLError("The refresh token is invalid, expired or revoked; sign in again.", {
+    extensions: { code: ErrorCode.UNAUTHENTICATED },
+  });
+
+const registerSchema = z.object({
+  email: z.string().trim().toLowerCase().max(254).pipe(z.email()),
+  password: z.string().min(MIN_PASSWORD).max(MAX_PASSWORD),
+  firstName: z.string().trim().min(1).max(100),
+  lastName: z.string().trim().min(1).max(100),
+});
+
+/**
+ * A fixed hash verified whenever the email is unknown, so an unknown email costs the same argon2
+ * work as a wrong password and response time does not tell which accounts exist.
+ */
+let dummyHash: Promise<string> | undefined;
+const timingDummy = () => (dummyHash ??= hash(randomBytes(24).toString("base64url")));
+
+const sha256 = (token: string) => createHash("sha256").update(token).digest("hex");
+
+export function authService(prisma: UsersPrisma, issuer: TokenIssuer, onSignedIn: (userId: string) => void) {
+  async function issue(user: User, familyId: string): Promise<AuthPayload> {
+    const refreshToken = randomBytes(32).toString("base64url");
+    const expiresAt = new Date(Date.now() + issuer.refreshTokenTtlSeconds * 1000);
+    await prisma.refreshToken.create({ data: { userId: user.id, familyId, tokenHash: sha256(refreshToken), expiresAt } });
+    const access = issuer.signAccessToken(user);
+    onSignedIn(user.id);
+    return {
+      accessToken: access.token,
+      tokenType: "Bearer",
+      expiresIn: access.expiresIn,
+      refreshToken,
+      refreshTokenExpiresAt: expiresAt,
+      user,
+    };
+  }
+
+  const revokeFamily = (familyId: string) =>
+    prisma.refreshToken.updateMany({ where: { familyId, revokedAt: null }, data: { revokedAt: new Date() } });
+
+  return {
+    async register(input: unknown): Promise<AuthPayload> {
+      const parsed = registerSchema.safeParse(input);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const field = String(issue?.path[0] ?? "input");
+        const message =
+          field === "password"
+            ? `password must be ${MIN_PASSWORD} to ${MAX_PASSWORD} characters.`
+            : field === "email"
+              ? "email is not a valid email address."
+              : `${field} must be 1 to 100 characters.`;
+        throw badUserInput(message, `input.${field}`);
+      }
+      const { email, password, firstName, lastName } = parsed.data;
+      const lowered = password.toLowerCase();
+      if (lowered === email || lowered === email.split("@")[0]) {
+        throw badUserInput("password must not be the email address.", "input.password");
+      }
+      let user: User;
+      try {
+        user = await prisma.user.create({
+          data: { email, firstName, lastName, passwordHash: await hash(password), roles: ["CUSTOMER"] },
+        });
+      } catch (error) {
+        // Says no more than that this address cannot be used: not whether the account is
+        // active, deleted or staff, and nothing about it.
+        mapPrismaError(error, { unique: () => "This email address cannot be used to register." });
+      }
+      return issue(user, randomUUID());
+    },
+
+    async login(email: string, password: string): Promise<AuthPayload> {
+      const normalized = email.trim().toLowerCase();
+      const user =
+        normalized.length <= 254 && password.length <= MAX_PASSWORD
+          ? await prisma.user.findUnique({ where: { email: normalized } })
+          : null;
+      // Always one argon2 verification, whether or not the account exists.
+      const matches = await verify(user?.passwordHash ?? (await timingDummy()), password.slice(0, MAX_PASSWORD)).catch(
+        () => false,
+      );
+      if (!user || !matches || user.status !== "ACTIVE") throw invalidCredentials();
+      return issue(user, randomUUID());
+    },
+
+    async refresh(token: string): Promise<AuthPayload> {
+      const row = token.length <= 100 ? await prisma.refreshToken.findUnique({ where: { tokenHash: sha256(token) } }) : null;
+      if (!row) throw invalidRefreshToken();
+      if (row.revokedAt) {
+        // A rotated token came back: either the client replayed it or someone stole it. Either
+        // way nobody may keep using this sign-in.
+        await revokeFamily(row.familyId);
+        throw invalidRefreshToken();
+      }
+      if (row.expiresAt.getTime() <= Date.now()) throw invalidRefreshToken();
+      // The conditional update makes rotation single-use under concurrency: of two requests
+      // presenting the same token, one sees count 0 and is treated as a replay.
+      const rotated = await prisma.refreshToken.updateMany({
+        where: { id: row.id, revokedAt: null },
+        data: { revokedAt: new Date() },
+      });
+      const user = await prisma.user.findUnique({ where: { id: row.userId } });
+      if (rotated.count !== 1 || !user || user.status !== "ACTIVE") {
+        await revokeFamily(row.familyId);
+        throw invalidRefreshToken();
+      }
+      return issue(user, row.familyId);
+    },
+
+    async logout(token: string): Promise<boolean> {
+      const row = token.length <= 100 ? await prisma.refreshToken.findUnique({ where: { tokenHash: sha256(token) } }) : null;
+      if (row) await revokeFamily(row.familyId);
+      return true;
+    },
+  };
+}
+
+export type AuthService = ReturnType<typeof authService>;

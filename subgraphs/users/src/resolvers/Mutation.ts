@@ -1,0 +1,8 @@
+import type { Context } from "../context.ts";
+
+export const Mutation = {
+  register: (_: unknown, args: { input: unknown }, ctx: Context) => ctx.auth.register(args.input),
+  login: (_: unknown, args: { email: string; password: string }, ctx: Context) => ctx.auth.login(args.email, args.password),
+  refreshToken: (_: unknown, args: { refreshToken: string }, ctx: Context) => ctx.auth.refresh(args.refreshToken),
+  logout: (_: unknown, args: { refreshToken: string }, ctx: Context) => ctx.auth.logout(args.refreshToken),
+};

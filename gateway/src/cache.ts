@@ -12,6 +12,8 @@ export interface CacheHandle {
   /** The shared client (fast-failing, prefixed), for other Redis users such as rate limiting. */
   redis: Redis | undefined;
   ping(): Promise<boolean>;
+  /** Resolves once Redis is connected, or after `timeoutMs` if it is not: start-up never waits longer. */
+  connected(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -23,7 +25,14 @@ export interface CacheHandle {
 export function createCache(options: { redisUrl: string | undefined; keyPrefix: string; logger: Logger }): CacheHandle {
   if (!options.redisUrl) {
     const cache = new InMemoryLRUCache<string>({ maxSize: 50 * 1024 * 1024 });
-    return { cache, kind: "memory", redis: undefined, ping: async () => true, close: async () => {} };
+    return {
+      cache,
+      kind: "memory",
+      redis: undefined,
+      ping: async () => true,
+      connected: async () => true,
+      close: async () => {},
+    };
   }
   const redis = new Redis(options.redisUrl, {
     keyPrefix: options.keyPrefix,
@@ -65,6 +74,20 @@ export function createCache(options: { redisUrl: string | undefined; keyPrefix: 
     kind: "redis",
     redis,
     ping: async () => (await redis.ping().catch(() => "")) === "PONG",
+    connected: (timeoutMs) =>
+      redis.status === "ready"
+        ? Promise.resolve(true)
+        : new Promise<boolean>((resolve) => {
+            const timer = setTimeout(() => {
+              redis.off("ready", onReady);
+              resolve(false);
+            }, timeoutMs);
+            const onReady = () => {
+              clearTimeout(timer);
+              resolve(true);
+            };
+            redis.once("ready", onReady);
+          }),
     close: async () => {
       redis.disconnect();
     },

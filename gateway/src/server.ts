@@ -18,7 +18,7 @@ import {
   type Viewer,
 } from "@catalog/common";
 import cors from "cors";
-import express, { type Express } from "express";
+import express, { type Express, type RequestHandler } from "express";
 import { createCache, type CacheHandle } from "./cache.ts";
 import type { GatewayConfig } from "./config.ts";
 import { authenticate } from "./auth.ts";
@@ -37,6 +37,29 @@ import { loadSupergraph } from "./supergraph.ts";
 const callerOf = (req: express.Request, res: express.Response): Caller => {
   const viewer = res.locals.viewer as Viewer | null;
   return viewer ? { kind: "user", id: viewer.userId } : { kind: "ip", id: req.ip ?? "unknown" };
+};
+
+/** What a GraphQL response can be sent as; text/html is the Sandbox landing page, GET only. */
+const GRAPHQL_MEDIA_TYPES = ["application/graphql-response+json", "application/json"];
+
+/**
+ * GraphQL over HTTP: an Accept header that admits no media type we can answer with gets 406
+ * before anything runs. Apollo Server sends that 406 only after executing the operation, so a
+ * mutation sent with `Accept: text/xml` would change data and then refuse to say what it did.
+ * text/html counts on GET alone, where it asks for the landing page; an empty header counts as
+ * none, as Apollo Server treats it.
+ */
+const acceptGuard: RequestHandler = (req, res, next) => {
+  if (!req.headers.accept) return next();
+  if (req.accepts(req.method === "GET" ? [...GRAPHQL_MEDIA_TYPES, "text/html"] : GRAPHQL_MEDIA_TYPES)) return next();
+  res.status(406).json({
+    errors: [
+      {
+        message: `The Accept header must admit ${GRAPHQL_MEDIA_TYPES.join(" or ")}.`,
+        extensions: { code: "NOT_ACCEPTABLE", requestId: res.locals.requestId as string },
+      },
+    ],
+  });
 };
 
 export interface Gateway {
@@ -73,6 +96,9 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   });
 
   const cache = createCache({ redisUrl: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger });
+  // Until Redis is connected, rate limits fail open; give it a moment so a normal start enforces
+  // them from the first request. A Redis that is down does not hold the gateway back for longer.
+  if (!(await cache.connected(2_000))) logger.warn("redis not connected at start; serving without it until it is");
   const rateLimiter = createRateLimiter({
     redis: cache.redis,
     keyPrefix: config.redisKeyPrefix,
@@ -157,6 +183,7 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   app.all(
     ["/", "/graphql"],
     cors<cors.CorsRequest>({ origin: config.corsOrigins, credentials: true }),
+    acceptGuard,
     authenticate(verifier, metrics, logger),
     ...(config.rateLimit.enabled ? [rateLimiter.middleware(callerOf)] : []),
     express.json({ limit: config.maxRequestBytes }),

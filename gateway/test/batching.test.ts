@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCategoryTree, createOrder, createProduct, createUser } from "../../test/support/fixtures.ts";
-import { gql, startStack, type Stack } from "../../test/support/stack.ts";
+import { countStatements, gql, startStack, type Stack } from "../../test/support/stack.ts";
 import { bearer } from "../../test/support/auth.ts";
 
 let stack: Stack;
@@ -53,20 +53,6 @@ async function customerWithOrders(orders: number) {
   return customer!;
 }
 
-/** Counts the SQL statements each subgraph's Prisma client sends while `run` executes. */
-async function countStatements(run: () => Promise<void>): Promise<Record<string, number>> {
-  const counts: Record<string, number> = { users: 0, products: 0, orders: 0, inventory: 0 };
-  const listeners = Object.entries(stack.prisma).map(([name, client]) => {
-    let active = true;
-    (client as { $on(event: "query", cb: () => void): void }).$on("query", () => {
-      if (active) counts[name]!++;
-    });
-    return () => (active = false);
-  });
-  await run();
-  for (const stop of listeners) stop();
-  return counts;
-}
 
 describe("batching", () => {
   it("issues the same number of SQL statements per subgraph for 10 and for 50 orders", async () => {
@@ -75,7 +61,7 @@ describe("batching", () => {
 
     const measure = async (userId: string, first: number) => {
       let data: any;
-      const counts = await countStatements(async () => {
+      const counts = await countStatements(stack, async () => {
         // As the customer: their own orders are theirs to read.
         const { body } = await gql(stack.gatewayUrl, DEEP_QUERY, { userId, first }, bearer({ id: userId }));
         expect(body.errors).toBeUndefined();

@@ -3,32 +3,11 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
 import { inventorySubgraph } from "@catalog/inventory";
 import { productsSubgraph } from "@catalog/products";
-import { listen, type PrismaLike, type SubgraphModule } from "@catalog/common";
-import { loadGatewayConfig } from "../src/config.ts";
-import { buildGateway } from "../src/server.ts";
-import { TEST_AUTH_ENV } from "../../test/support/auth.ts";
-import { gql, logger, startStack, startTestSubgraph, type Stack } from "../../test/support/stack.ts";
-
-/** Response bodies here are read as loosely as a client would read them. */
-const json = (response: Response): Promise<any> => response.json();
+import type { PrismaLike, SubgraphModule } from "@catalog/common";
+import { gql, json, type Stack, startExtraGateway, startStack, startTestSubgraph } from "../../test/support/stack.ts";
 
 /** A gateway on the test stack's subgraphs, with some config replaced; stopped by the caller. */
-async function extraGateway(env: Record<string, string>) {
-  const config = loadGatewayConfig({
-    ...TEST_AUTH_ENV,
-    ...Object.fromEntries(Object.entries(stack.gateway.subgraphUrls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
-    ...env,
-  });
-  const gateway = await buildGateway(config, logger);
-  const server = await listen(gateway.app, 0);
-  return {
-    url: server.url,
-    async close() {
-      await server.close();
-      await gateway.stop();
-    },
-  };
-}
+const extraGateway = (env: Record<string, string>) => startExtraGateway(stack, env);
 
 /** A subgraph of its own on port 0, on the given database URL. */
 function extraSubgraph<P extends PrismaLike>(module: SubgraphModule<P>, databaseUrl: string) {

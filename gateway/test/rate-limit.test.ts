@@ -6,13 +6,11 @@ import express from "express";
 import { Redis, type RedisOptions } from "ioredis";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, inject } from "vitest";
+import { json } from "../../test/support/stack.ts";
 import { listen, requestIdMiddleware, type Logger } from "@catalog/common";
 import { createMetrics, type GatewayMetrics } from "../src/metrics.ts";
 import { createRateLimiter, type Caller, type RateLimitConfig, type RateLimiter } from "../src/rate-limit.ts";
 import "../../test/support/provided.ts";
-
-/** Response bodies here are read as loosely as a client would read them. */
-const json = (response: Response): Promise<any> => response.json();
 
 /** What the gateway passes: commands fail fast instead of queueing while Redis is down. */
 const GATEWAY_CLIENT_OPTIONS: RedisOptions = { enableOfflineQueue: false, commandTimeout: 250, maxRetriesPerRequest: 1 };

@@ -116,6 +116,9 @@ export interface GraphQLResponse<T = Record<string, unknown>> {
   };
 }
 
+/** Response bodies in tests are read as loosely as a client would read them. */
+export const json = (response: Response): Promise<any> => response.json();
+
 export async function gql<T = Record<string, any>>(
   url: string,
   query: string,
@@ -128,4 +131,38 @@ export async function gql<T = Record<string, any>>(
     body: JSON.stringify({ query, variables }),
   });
   return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse<T>["body"] };
+}
+
+/** Counts the SQL statements each subgraph's Prisma client sends while `run` executes. */
+export async function countStatements(stack: Stack, run: () => Promise<void>): Promise<Record<string, number>> {
+  const counts: Record<string, number> = { users: 0, products: 0, orders: 0, inventory: 0 };
+  const listeners = Object.entries(stack.prisma).map(([name, client]) => {
+    let active = true;
+    (client as { $on(event: "query", cb: () => void): void }).$on("query", () => {
+      if (active) counts[name]!++;
+    });
+    return () => (active = false);
+  });
+  await run();
+  for (const stop of listeners) stop();
+  return counts;
+}
+
+/** Another gateway on a running stack's subgraphs, with some config replaced; stopped by the caller. */
+export async function startExtraGateway(stack: Stack, env: Record<string, string>): Promise<{ url: string; gateway: Gateway; close(): Promise<void> }> {
+  const config = loadGatewayConfig({
+    ...TEST_AUTH_ENV,
+    ...Object.fromEntries(Object.entries(stack.gateway.subgraphUrls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
+    ...env,
+  });
+  const gateway = await buildGateway(config, logger);
+  const server = await listen(gateway.app, 0, "127.0.0.1", gateway.listenOptions);
+  return {
+    url: server.url,
+    gateway,
+    async close() {
+      await server.close();
+      await gateway.stop();
+    },
+  };
 }

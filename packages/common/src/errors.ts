@@ -57,6 +57,8 @@ const PUBLIC_CODES = new Set<string>([
   "MAX_COST_EXCEEDED",
   "BATCHING_DISABLED",
   "BATCH_TOO_LARGE",
+  // GraphQL over HTTP: the Accept header admits no JSON media type (406).
+  "NOT_ACCEPTABLE",
 ]);
 
 export function isPublicCode(code: unknown): boolean {

@@ -173,16 +173,21 @@ function failureOf(error: unknown): TokenError {
  */
 export function createTokenVerifier(config: AuthConfig): TokenVerifier {
   const keys = keyLookup(config);
-  const getKey: jwt.GetPublicKeyOrSecret = (header, callback) => {
-    keys.lookup(header.kid).then(
-      (key) => callback(null, key as jwt.Secret),
-      (error: Error) => callback(error),
-    );
-  };
   return {
     jwks: keys.jwks,
     verify: (token) =>
       new Promise<Viewer>((resolve, reject) => {
+        // jsonwebtoken rewraps key-lookup errors as plain messages; keep ours to report the reason.
+        let keyFailure: TokenError | undefined;
+        const getKey: jwt.GetPublicKeyOrSecret = (header, callback) => {
+          keys.lookup(header.kid).then(
+            (key) => callback(null, key as jwt.Secret),
+            (error: Error) => {
+              keyFailure = failureOf(error);
+              callback(error);
+            },
+          );
+        };
         jwt.verify(
           token,
           getKey,
@@ -193,7 +198,7 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
             clockTolerance: config.clockToleranceSeconds,
           },
           (error, payload) => {
-            if (error) return reject(failureOf(error));
+            if (error) return reject(keyFailure ?? failureOf(error));
             if (typeof payload !== "object" || payload === null) return reject(new TokenError("claims", "payload is not an object"));
             const { sub, exp, iat, jti, roles, scope } = payload as jwt.JwtPayload & { roles?: unknown; scope?: unknown };
             if (

@@ -1,7 +1,14 @@
 // npm run db:seed: loads the deterministic demo catalog into each subgraph's (migrated) database.
 // A subgraph that already has data is left untouched, so running it twice is harmless.
-import { configuredDatabaseUrl, openPostgres } from "@catalog/common";
+import { configuredDatabaseUrl, demoSeedAllowed, openPostgres } from "@catalog/common";
 import { subgraphModules } from "./subgraph-modules.ts";
+
+try {
+  demoSeedAllowed(process.env.NODE_ENV, "true");
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
 
 for (const module of subgraphModules) {
   const { name } = module;

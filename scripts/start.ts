@@ -4,6 +4,7 @@
 import path from "node:path";
 import {
   createLogger,
+  demoSeedAllowed,
   listen,
   loadAuthConfig,
   openSubgraphDatabase,
@@ -35,7 +36,9 @@ const fresh = process.argv.includes("--fresh");
 const logger = createLogger("catalog", env.LOG_LEVEL);
 let authEnv: Record<string, string | undefined>;
 let auth: ReturnType<typeof loadAuthConfig>;
+let seed: boolean;
 try {
+  seed = demoSeedAllowed(process.env.NODE_ENV, process.env.SEED_ON_START);
   authEnv = { ...process.env, ...(await devSecrets(process.env, env.DATA_DIR)) };
   auth = loadAuthConfig(authEnv);
 } catch (error) {
@@ -55,7 +58,7 @@ try {
         port: env.SUBGRAPH_PORT_BASE === 0 ? 0 : env.SUBGRAPH_PORT_BASE + index,
         introspection: true,
         migrate: true,
-        seed: true,
+        seed,
         peers: (name) => peerUrls.get(name),
         auth: subgraphAuth(module.name, auth),
       });

@@ -53,7 +53,7 @@ const CROSS = `{
   }
 }`;
 
-const LOGIN = `mutation ($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken user { email roles } } }`;
+const LOGIN = `mutation ($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken refreshToken user { email roles } } }`;
 
 let dataDir: string;
 afterAll(async () => {
@@ -77,6 +77,12 @@ describe("npm start with no database configured", () => {
       expect(login.body.errors, JSON.stringify(login.body.errors)).toBeUndefined();
       expect(login.body.data!.login.user).toEqual({ email: "admin@example.com", roles: ["CUSTOMER", "ADMIN"] });
       admin = { authorization: `Bearer ${login.body.data!.login.accessToken}` };
+      // Rotation runs in an interactive transaction; PGlite must support it as PostgreSQL does.
+      const refresh = `mutation ($t: String!) { refreshToken(refreshToken: $t) { accessToken } }`;
+      const refreshed = await gql(first.url, refresh, { t: login.body.data!.login.refreshToken });
+      expect(refreshed.body.errors).toBeUndefined();
+      const replayed = await gql(first.url, refresh, { t: login.body.data!.login.refreshToken });
+      expect(replayed.body.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
       const catalog = await gql(first.url, CATALOG, {}, admin);
       expect(catalog.body.errors).toBeUndefined();
       const data = catalog.body.data!;

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { loadAuthConfig, logLevel, parseEnv, port, REPO_ROOT, SUBGRAPHS, type AuthConfig, type SubgraphName } from "@catalog/common";
+import { loadAuthConfig, logLevel, MAX_REQUEST_DEADLINE_MS, parseEnv, port, REPO_ROOT, SUBGRAPHS, type AuthConfig, type SubgraphName } from "@catalog/common";
 import { z } from "zod";
 import { DEFAULT_OPERATION_LIMITS as LIMITS, type OperationLimits } from "./operation-limits.ts";
 
@@ -19,7 +19,7 @@ const schema = z.object({
   REDIS_KEY_PREFIX: z.string().default("catalog:"),
   APQ_TTL_SECONDS: z.coerce.number().int().min(1).default(86_400),
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
-  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(MAX_REQUEST_DEADLINE_MS).default(30_000),
   MAX_REQUEST_BYTES: z.coerce.number().int().min(1_024).default(1_048_576),
   MAX_HEADER_BYTES: z.coerce.number().int().min(1_024).default(16_384),
   /** 0: HTTP batching off (a JSON array body is refused); n > 0: arrays of at most n operations. */
@@ -70,13 +70,19 @@ export interface GatewayConfig {
   rateLimit: { enabled: boolean; points: number; anonymousPoints: number; windowSeconds: number };
   /** Sign-in mutations per client IP per rate-limit window. */
   signInRateLimit: number;
-  trustProxy: string | number | boolean;
+  trustProxy: string | number | false;
 }
 
-/** "true"/"false", a hop count, or addresses/subnets as Express understands them. */
-function trustProxy(value: string | undefined): string | number | boolean {
+/**
+ * A hop count or addresses/subnets as Express understands them. `true` is refused: Express would
+ * then take the left-most X-Forwarded-For entry, which any client can write, and per-IP limits
+ * would count whatever the client claims.
+ */
+function trustProxy(value: string | undefined): string | number | false {
   if (value === undefined || value === "" || value === "false") return false;
-  if (value === "true") return true;
+  if (value === "true") {
+    throw new Error("Invalid configuration:\n  TRUST_PROXY: use a hop count (e.g. 1) or proxy addresses, not true (spoofable)");
+  }
   return /^\d+$/.test(value) ? Number(value) : value;
 }
 

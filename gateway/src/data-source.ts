@@ -1,5 +1,5 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from "@apollo/gateway";
-import { ErrorCode, IDENTITY_HEADER, isPublicCode } from "@catalog/common";
+import { ErrorCode, IDENTITY_HEADER, isPublicCode, type Logger } from "@catalog/common";
 import { GraphQLError } from "graphql";
 import type { GatewayContext } from "./context.ts";
 import { currentDeadline } from "./deadline.ts";
@@ -20,6 +20,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     private readonly subgraph: string,
     url: string | undefined,
     timeoutMs: number,
+    private readonly logger: Logger,
   ) {
     super({
       ...(url ? { url } : {}),
@@ -43,16 +44,26 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
    * A subgraph answers 400 when a custom scalar (Decimal, DateTime) rejects a variable: only the
    * subgraph knows how to parse it. That is the client's mistake, so pass the subgraph's own
    * public error through instead of an opaque "400: Bad Request" that would be masked as internal.
+   * Any other failed status (a 401 when the internal secret or clocks disagree, a 5xx) is our
+   * fault, not the caller's: SERVICE_UNAVAILABLE naming the subgraph, never Apollo's default
+   * error, which carries the subgraph's URL and response body and, for a 401, tells the client
+   * to sign in again.
    */
   override async errorFromResponse(response: FetcherResponse): Promise<GraphQLError> {
-    const error = await super.errorFromResponse(response);
-    const body = (error.extensions?.response as { body?: SubgraphErrorBody } | undefined)?.body;
-    const first = typeof body === "object" ? body?.errors?.[0] : undefined;
-    const code = first?.extensions?.code;
-    if (response.status === 400 && typeof first?.message === "string" && isPublicCode(code)) {
-      return new GraphQLError(first.message, { extensions: { code } });
+    if (response.status === 400) {
+      const error = await super.errorFromResponse(response);
+      const body = (error.extensions?.response as { body?: SubgraphErrorBody } | undefined)?.body;
+      const first = typeof body === "object" ? body?.errors?.[0] : undefined;
+      const code = first?.extensions?.code;
+      if (typeof first?.message === "string" && isPublicCode(code)) {
+        return new GraphQLError(first.message, { extensions: { code } });
+      }
     }
-    return error;
+    // A client sees only "unavailable"; an operator needs the status (401: secrets or clocks).
+    this.logger.error({ subgraph: this.subgraph, status: response.status }, "subgraph refused or failed a request");
+    return new GraphQLError(`The ${this.subgraph} service is unavailable; try again later.`, {
+      extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
+    });
   }
 
   /**

@@ -83,7 +83,8 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   const subgraphUrls = Object.fromEntries(
     supergraph.subgraphs.map(({ name, url }) => [name, config.subgraphUrls[name as keyof GatewayConfig["subgraphUrls"]] ?? url]),
   );
-  const verifier = createTokenVerifier(config.auth);
+  const verifier = createTokenVerifier(config.auth, (error) => logger.warn({ err: error }, "could not refresh the JWKS; keeping the keys already known"));
+  await verifier.warm();
   const internalSecret = config.auth.internalSecrets[0];
   if (!internalSecret) throw new Error("INTERNAL_AUTH_SECRET is required");
   const metrics = createMetrics();
@@ -92,7 +93,7 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   const gateway = new ApolloGateway({
     supergraphSdl: supergraph.sdl,
     logger,
-    buildService: ({ name, url }) => new SubgraphDataSource(name, subgraphUrls[name] ?? url, config.subgraphTimeoutMs),
+    buildService: ({ name, url }) => new SubgraphDataSource(name, subgraphUrls[name] ?? url, config.subgraphTimeoutMs, logger),
   });
 
   const cache = createCache({ redisUrl: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger });

@@ -2,9 +2,13 @@ import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { IDENTITY_HEADER, signIdentity } from "@catalog/common";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN_USER, bearer, TEST_AUTH_ENV } from "../../test/support/auth.ts";
+import { accessTokenFor, ADMIN_USER, bearer, TEST_AUTH_ENV, testAuthConfig } from "../../test/support/auth.ts";
 import { createCategoryTree, createOrder, createProduct, createUser, token } from "../../test/support/fixtures.ts";
-import { countStatements, gql, json, type Stack, startStack } from "../../test/support/stack.ts";
+import { countStatements, gql, json, type Stack, startExtraGateway, startStack } from "../../test/support/stack.ts";
+import { createLogger, createTokenVerifier, listen } from "@catalog/common";
+import express from "express";
+import { authenticate } from "../src/auth.ts";
+import { createMetrics } from "../src/metrics.ts";
 
 let stack: Stack;
 beforeAll(async () => {
@@ -28,6 +32,9 @@ async function register(email = `new-${token()}@test.example`) {
   return body.data!.register as { accessToken: string; refreshToken: string; user: { id: string; email: string } };
 }
 
+/** The kid our HS256 tokens carry, so forgeries reach the signature check instead of a kid miss. */
+const HS_KID = jwt.decode(accessTokenFor(ADMIN_USER), { complete: true })!.header.kid!;
+
 /** Signs like the users subgraph but with whatever claims and key a forger chooses. */
 function forge(claims: Record<string, unknown>, options: jwt.SignOptions = {}, key: jwt.Secret = TEST_AUTH_ENV.JWT_SECRET!) {
   const merged: jwt.SignOptions = {
@@ -37,6 +44,7 @@ function forge(claims: Record<string, unknown>, options: jwt.SignOptions = {}, k
     subject: ADMIN_USER.id,
     expiresIn: 600,
     jwtid: randomUUID(),
+    keyid: HS_KID,
     ...options,
   };
   // `expiresIn: undefined` means "no exp claim" here (jsonwebtoken rejects an undefined value).
@@ -133,6 +141,28 @@ describe("sign-in", () => {
     expect(afterLogout.body.errors![0]!.extensions!.code).toBe("UNAUTHENTICATED");
   });
 
+  it("two concurrent uses of one refresh token leave no live token behind", async () => {
+    for (let round = 0; round < 5; round++) {
+      const { refreshToken, user } = await register();
+      const results = await Promise.all([1, 2, 3].map(() => gql(stack.gatewayUrl, REFRESH, { t: refreshToken })));
+      const winners = results.filter((r) => !r.body.errors).map((r) => r.body.data!.refreshToken.refreshToken as string);
+      expect(winners.length).toBeLessThanOrEqual(1);
+      for (const winner of winners) {
+        const again = await gql(stack.gatewayUrl, REFRESH, { t: winner });
+        expect(again.body.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+      }
+      const live = await stack.prisma.users.refreshToken.count({ where: { userId: user.id, revokedAt: null } });
+      expect(live).toBe(0);
+    }
+  });
+
+  it("rotation never extends a sign-in: the new refresh token expires when the first one did", async () => {
+    const { refreshToken, user } = await register();
+    const [first] = await stack.prisma.users.refreshToken.findMany({ where: { userId: user.id } });
+    const { body } = await gql(stack.gatewayUrl, `mutation ($t: String!) { refreshToken(refreshToken: $t) { refreshTokenExpiresAt } }`, { t: refreshToken });
+    expect(body.data!.refreshToken.refreshTokenExpiresAt).toBe(first!.expiresAt.toISOString());
+  });
+
   it("access tokens carry sub, roles, scope, iss, aud, exp, iat and jti", async () => {
     const { accessToken, user } = await register();
     const claims = jwt.decode(accessToken, { complete: true })!;
@@ -144,9 +174,10 @@ describe("sign-in", () => {
   });
 });
 
+const now = () => Math.floor(Date.now() / 1000);
+
 describe("bad tokens are refused with 401, never treated as anonymous", () => {
   const CREATE_CATEGORY = `mutation ($name: String!) { createCategory(input: { name: $name }) { id } }`;
-  const now = () => Math.floor(Date.now() / 1000);
   const cases: [string, () => string, string][] = [
     ["a forged signature", () => forge({}, {}, "a-completely-different-secret-of-32-chars"), "The access token is invalid."],
     ["an expired token (beyond the leeway)", () => forge({ exp: now() - 120 }, { expiresIn: undefined }), "The access token has expired; use refreshToken to get a new one."],
@@ -160,6 +191,7 @@ describe("bad tokens are refused with 401, never treated as anonymous", () => {
       "The access token is invalid.",
     ],
     ["garbage", () => "not.a.jwt", "The access token is invalid."],
+    ["an unknown key id", () => forge({}, { keyid: "hs-unknown" }), "The access token is invalid."],
   ];
 
   it.each(cases)("%s", async (_name, make, message) => {
@@ -196,9 +228,17 @@ describe("bad tokens are refused with 401, never treated as anonymous", () => {
   });
 
   it("refusals are counted at /metrics by reason", async () => {
-    const metrics = await (await fetch(`${stack.gatewayUrl}/metrics`)).text();
-    expect(metrics).toMatch(/gateway_auth_failures_total\{reason="expired"\} [1-9]/);
-    expect(metrics).toMatch(/gateway_auth_failures_total\{reason="algorithm"\} [1-9]/);
+    const count = async (reason: string) => {
+      const text = await (await fetch(`${stack.gatewayUrl}/metrics`)).text();
+      return Number(new RegExp(`gateway_auth_failures_total\\{reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    };
+    const [expired, signature] = [await count("expired"), await count("signature")];
+    const send = (t: string) => gql(stack.gatewayUrl, "{ categories { id } }", {}, { authorization: `Bearer ${t}` });
+    await send(forge({ exp: now() - 120 }, { expiresIn: undefined }));
+    await send(forge({}, {}, "a-completely-different-secret-of-32-chars"));
+    await send(forge({}, {}, "a-completely-different-secret-of-32-chars"));
+    expect(await count("expired")).toBe(expired + 1);
+    expect(await count("signature")).toBe(signature + 2);
   });
 });
 
@@ -216,6 +256,36 @@ describe("identity reaches subgraphs only from the gateway", () => {
     });
     expect(body.data).toEqual({ user: { email: null } });
     expect(body.errors![0]).toMatchObject({ path: ["user", "email"], extensions: { code: "UNAUTHENTICATED" } });
+  });
+
+  it("the gateway deletes x-catalog-* request headers before anything else sees them", async () => {
+    const app = express();
+    app.use(authenticate(createTokenVerifier(testAuthConfig), createMetrics(), createLogger("t", "silent")));
+    app.get("/", (req, res) => {
+      res.json(Object.keys(req.headers));
+    });
+    const server = await listen(app, 0);
+    try {
+      const seen = await json(await fetch(server.url, { headers: { [IDENTITY_HEADER]: "x", "X-Catalog-Anything": "y", "x-other": "z" } }));
+      expect(seen).toContain("x-other");
+      expect(seen.filter((name: string) => name.startsWith("x-catalog-"))).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a subgraph that refuses the gateway (secrets out of step) is SERVICE_UNAVAILABLE to clients, naming no address", async () => {
+    const skewed = await startExtraGateway(stack, { INTERNAL_AUTH_SECRET: "z".repeat(40) });
+    try {
+      const { body } = await gql(skewed.url, `{ categories { id } }`);
+      expect(body.errors![0]).toEqual({
+        message: "The products service is unavailable; try again later.",
+        extensions: { code: "SERVICE_UNAVAILABLE" },
+      });
+      expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|http:|response/);
+    } finally {
+      await skewed.close();
+    }
   });
 
   it.each([
@@ -416,8 +486,9 @@ describe("RS256 with a published JWKS", () => {
     expect(JSON.stringify(jwks)).not.toMatch(/"d"|"p"|"q"/);
   });
 
-  it("an HS256 token 'signed' with the RSA public key is refused", async () => {
-    const confused = forge({}, { algorithm: "HS256" }, publicPem);
+  it("an HS256 token 'signed' with the RSA public key, under the real key id, is refused", async () => {
+    const kid = (await json(await fetch(`${rs.gatewayUrl}/.well-known/jwks.json`))).keys[0].kid;
+    const confused = forge({}, { algorithm: "HS256", keyid: kid }, publicPem);
     const response = await fetch(`${rs.gatewayUrl}/graphql`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${confused}` },
@@ -425,15 +496,37 @@ describe("RS256 with a published JWKS", () => {
     });
     expect(response.status).toBe(401);
     expect((await json(response)).errors[0].extensions.code).toBe("UNAUTHENTICATED");
+    const metrics = await (await fetch(`${rs.gatewayUrl}/metrics`)).text();
+    expect(metrics).toMatch(/gateway_auth_failures_total\{reason="algorithm"\} [1-9]/);
   });
 
-  it("a token signed by an unknown RSA key is refused", async () => {
+  it("a token signed by another RSA key, under our key id or an unknown one, is refused", async () => {
+    const kid = (await json(await fetch(`${rs.gatewayUrl}/.well-known/jwks.json`))).keys[0].kid;
     const stranger = pair().privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-    const response = await fetch(`${rs.gatewayUrl}/graphql`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${forge({}, { algorithm: "RS256", keyid: "stranger" }, stranger)}` },
-      body: JSON.stringify({ query: ME }),
-    });
-    expect(response.status).toBe(401);
+    for (const keyid of [kid, "stranger"]) {
+      const response = await fetch(`${rs.gatewayUrl}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${forge({}, { algorithm: "RS256", keyid }, stranger)}` },
+        body: JSON.stringify({ query: ME }),
+      });
+      expect(response.status).toBe(401);
+    }
+  });
+
+  it("a flood of tokens naming made-up key ids does not lock genuine tokens out", async () => {
+    const stranger = pair().privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    for (let i = 0; i < 30; i++) {
+      const keyid = randomUUID().replace(/-/g, "").padEnd(43, "A").slice(0, 43);
+      const response = await fetch(`${rs.gatewayUrl}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${forge({}, { algorithm: "RS256", keyid }, stranger)}` },
+        body: JSON.stringify({ query: ME }),
+      });
+      expect(response.status).toBe(401);
+    }
+    const email = `flood-${token()}@test.example`;
+    const registered = await gql(rs.gatewayUrl, REGISTER, { input: { email, password: PASSWORD, firstName: "F", lastName: "L" } });
+    const me = await gql(rs.gatewayUrl, ME, {}, { authorization: `Bearer ${registered.body.data!.register.accessToken}` });
+    expect(me.body.data!.me.email).toBe(email);
   });
 });

@@ -77,15 +77,16 @@ describe("operation limits, checked before any subgraph is called", () => {
     expect(small.body.errors).toBeUndefined();
   });
 
-  it("a fragment bomb is measured expanded, without hanging -> 400", async () => {
-    // Ten spreads per level, eight levels: 10^8 `children` lists once expanded.
-    const fragments = [`fragment F0 on Category { children { id } }`];
-    for (let i = 1; i <= 8; i++) {
-      fragments.push(`fragment F${i} on Category { ${Array.from({ length: 10 }, () => `...F${i - 1}`).join(" ")} }`);
+  it("a fragment bomb is measured expanded (memoized, so without hanging) -> 400", async () => {
+    // Ten distinct aliases per level: 11,110 aliased fields once expanded. (Repeating one spread
+    // would be no bomb: GraphQL collects a fragment once per selection set.)
+    const fragments = [`fragment F0 on Category { id }`];
+    for (let i = 1; i <= 4; i++) {
+      fragments.push(`fragment F${i} on Category { ${Array.from({ length: 10 }, (_, j) => `a${j}: parent { ...F${i - 1} }`).join(" ")} }`);
     }
-    const query = `{ categories { ...F8 } } ${fragments.join(" ")}`;
-    const body = await refusedBeforeExecution(() => post(stack.gatewayUrl, { query }), 400, "MAX_COST_EXCEEDED");
-    expect(body.errors[0].extensions.limit).toBe(10_000);
+    const query = `{ categories { ...F4 } } ${fragments.join(" ")}`;
+    const body = await refusedBeforeExecution(() => post(stack.gatewayUrl, { query }), 400, "MAX_ALIASES_EXCEEDED");
+    expect(body.errors[0].extensions.actual).toBe(10 + 100 + 1000 + 10_000);
   });
 
   it("circular fragments -> 400 GRAPHQL_VALIDATION_FAILED", async () => {

@@ -61,7 +61,7 @@ export function maskError(
 ): GraphQLFormattedError {
   const { stacktrace: _stacktrace, ...extensions } = error.extensions ?? {};
   if (isPublicCode(extensions.code)) {
-    return { ...error, extensions };
+    return { ...error, extensions: publicExtensions(extensions) };
   }
   if (clientError) {
     return { ...error, extensions: { ...extensions, code: "BAD_REQUEST" } };
@@ -72,4 +72,14 @@ export function maskError(
     ...(error.locations ? { locations: error.locations } : {}),
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, ...(requestId ? { requestId } : {}) },
   };
+}
+
+/**
+ * What a public error may tell a client. Anything else (e.g. a `response` extension with a
+ * subgraph's URL and body, added by Apollo's data source) stays in the logs.
+ */
+const PUBLIC_EXTENSIONS = new Set(["code", "field", "limit", "actual", "retryAfter", "requestId", "serviceName"]);
+
+function publicExtensions(extensions: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(extensions).filter(([key]) => PUBLIC_EXTENSIONS.has(key)));
 }

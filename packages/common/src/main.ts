@@ -16,8 +16,23 @@ export function subgraphEnvSchema(defaultPort: number) {
     DATA_DIR: z.string().default(path.join(REPO_ROOT, ".data")),
     LOG_LEVEL: logLevel,
     MIGRATE_ON_START: booleanFlag(true),
-    SEED_ON_START: booleanFlag(true),
+    /** Unset: on outside production. The demo data has a public admin password: never in production. */
+    SEED_ON_START: z.enum(["true", "false", "1", "0"]).optional(),
   });
+}
+
+/**
+ * The demo catalog's accounts share a published password, admin included, so it is never loaded in
+ * production: asking for it there is a configuration error, not something to do quietly.
+ */
+export function demoSeedAllowed(nodeEnv: string | undefined, flag: string | undefined): boolean {
+  const wanted = flag === undefined ? nodeEnv !== "production" : flag === "true" || flag === "1";
+  if (wanted && nodeEnv === "production") {
+    throw new Error(
+      "Invalid configuration:\n  SEED_ON_START: the demo data has a public admin password and is not loaded in production",
+    );
+  }
+  return wanted;
 }
 
 /** Entry point shared by every subgraph's src/index.ts: parse config, open the database, listen. */
@@ -26,6 +41,7 @@ export async function runSubgraphMain<P extends PrismaLike>(module: SubgraphModu
   let auth;
   try {
     config = parseEnv(subgraphEnvSchema(module.defaultPort));
+    demoSeedAllowed(config.NODE_ENV, config.SEED_ON_START);
     auth = subgraphAuth(module.name, loadAuthConfig());
   } catch (error) {
     console.error((error as Error).message);
@@ -42,7 +58,7 @@ export async function runSubgraphMain<P extends PrismaLike>(module: SubgraphModu
       introspection: config.NODE_ENV !== "production",
       migrate: config.MIGRATE_ON_START,
       auth,
-      seed: config.SEED_ON_START,
+      seed: demoSeedAllowed(config.NODE_ENV, config.SEED_ON_START),
       // e.g. PRODUCTS_SUBGRAPH_URL, as the gateway names them; default: the local default port.
       peers: (name) =>
         process.env[`${name.toUpperCase()}_SUBGRAPH_URL`] ?? `http://127.0.0.1:${DEFAULT_SUBGRAPH_PORTS[name]}/graphql`,

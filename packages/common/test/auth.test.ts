@@ -49,3 +49,14 @@ describe("key rotation", () => {
     expect(() => createTokenVerifier(loadAuthConfig({ ...internal, JWT_ALGORITHM: "RS256" }))).toThrow(/JWT_JWKS_URL or JWT_PUBLIC_KEY/);
   });
 });
+
+describe("the demo seed", () => {
+  it("is on by default outside production, off in production, and refused there when asked for", async () => {
+    const { demoSeedAllowed } = await import("../src/index.ts");
+    expect(demoSeedAllowed("development", undefined)).toBe(true);
+    expect(demoSeedAllowed("development", "false")).toBe(false);
+    expect(demoSeedAllowed("production", undefined)).toBe(false);
+    expect(demoSeedAllowed("production", "false")).toBe(false);
+    expect(() => demoSeedAllowed("production", "true")).toThrow(/public admin password/);
+  });
+});

@@ -42,10 +42,18 @@ const timingDummy = () => (dummyHash ??= hash(randomBytes(24).toString("base64ur
 const sha256 = (token: string) => createHash("sha256").update(token).digest("hex");
 
 export function authService(prisma: UsersPrisma, issuer: TokenIssuer, onSignedIn: (userId: string) => void) {
-  async function issue(user: User, familyId: string): Promise<AuthPayload> {
+  /**
+   * `expiresAt` is the sign-in's: rotation hands out new tokens, never more time, so a sign-in
+   * ends REFRESH_TOKEN_TTL_SECONDS after the password was checked however often it is refreshed.
+   */
+  async function issue(
+    user: User,
+    familyId: string,
+    expiresAt = new Date(Date.now() + issuer.refreshTokenTtlSeconds * 1000),
+    db: Pick<UsersPrisma, "refreshToken"> = prisma,
+  ): Promise<AuthPayload> {
     const refreshToken = randomBytes(32).toString("base64url");
-    const expiresAt = new Date(Date.now() + issuer.refreshTokenTtlSeconds * 1000);
-    await prisma.refreshToken.create({ data: { userId: user.id, familyId, tokenHash: sha256(refreshToken), expiresAt } });
+    await db.refreshToken.create({ data: { userId: user.id, familyId, tokenHash: sha256(refreshToken), expiresAt } });
     const access = issuer.signAccessToken(user);
     onSignedIn(user.id);
     return {
@@ -117,18 +125,27 @@ export function authService(prisma: UsersPrisma, issuer: TokenIssuer, onSignedIn
         throw invalidRefreshToken();
       }
       if (row.expiresAt.getTime() <= Date.now()) throw invalidRefreshToken();
-      // The conditional update makes rotation single-use under concurrency: of two requests
-      // presenting the same token, one sees count 0 and is treated as a replay.
-      const rotated = await prisma.refreshToken.updateMany({
-        where: { id: row.id, revokedAt: null },
-        data: { revokedAt: new Date() },
-      });
       const user = await prisma.user.findUnique({ where: { id: row.userId } });
-      if (rotated.count !== 1 || !user || user.status !== "ACTIVE") {
+      if (!user || user.status !== "ACTIVE") {
         await revokeFamily(row.familyId);
         throw invalidRefreshToken();
       }
-      return issue(user, row.familyId);
+      // Marking the old token used and storing its successor commit together. A concurrent use
+      // of the same token waits on the row lock, then finds it used, and revokes the family
+      // after the successor exists, so the successor is revoked too: a replay race leaves no
+      // live token behind.
+      const payload = await prisma.$transaction(async (tx) => {
+        const rotated = await tx.refreshToken.updateMany({
+          where: { id: row.id, revokedAt: null },
+          data: { revokedAt: new Date() },
+        });
+        return rotated.count === 1 ? issue(user, row.familyId, row.expiresAt, tx) : null;
+      });
+      if (!payload) {
+        await revokeFamily(row.familyId);
+        throw invalidRefreshToken();
+      }
+      return payload;
     },
 
     async logout(token: string): Promise<boolean> {

@@ -17,6 +17,9 @@ const ISSUER = "catalog-gateway";
 const AUDIENCE = "catalog-subgraphs";
 /** Longer than any request may take (the gateway's deadline), short enough to make replay useless. */
 const TTL_SECONDS = 120;
+const CLOCK_TOLERANCE_SECONDS = 30;
+/** The gateway's request deadline must end before the identity it signed at the start expires. */
+export const MAX_REQUEST_DEADLINE_MS = (TTL_SECONDS - CLOCK_TOLERANCE_SECONDS) * 1000;
 
 export function signIdentity(secret: string, viewer: Viewer | null, requestId: string): string {
   return jwt.sign(
@@ -31,7 +34,13 @@ export function verifyIdentity(secrets: readonly string[], token: string): Viewe
   let lastError: unknown;
   for (const secret of secrets) {
     try {
-      const payload = jwt.verify(token, secret, { algorithms: ["HS256"], issuer: ISSUER, audience: AUDIENCE }) as jwt.JwtPayload & {
+      const payload = jwt.verify(token, secret, {
+        algorithms: ["HS256"],
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        // Gateway and subgraph clocks may disagree a little; never by the token's lifetime.
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      }) as jwt.JwtPayload & {
         roles?: unknown;
         scope?: unknown;
       };

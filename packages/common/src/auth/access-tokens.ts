@@ -1,5 +1,6 @@
 import { createHash, createHmac, createPrivateKey, createPublicKey, randomUUID, type JsonWebKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
+import { secretKey } from "./internal-identity.ts";
 import { createJwksCache } from "./jwks-cache.ts";
 import { isUuid } from "../ids.ts";
 import type { AuthConfig } from "./auth-config.ts";
@@ -81,7 +82,7 @@ export function createTokenIssuer(config: AuthConfig): TokenIssuer {
   } else {
     const secret = config.secrets[0];
     if (!secret) throw new Error("Invalid configuration:\n  JWT_SECRET is required with JWT_ALGORITHM=HS256");
-    signingKey = secret;
+    signingKey = secretKey(secret);
     keyid = secretKeyId(secret);
   }
   return {
@@ -118,7 +119,7 @@ function keyLookup(config: AuthConfig, onJwksError?: (error: unknown) => void): 
       lookup: async (kid) => {
         const secret = kid === undefined ? config.secrets[0] : byKid.get(kid);
         if (!secret) throw new TokenError("unknown_key", "unknown key id");
-        return secret;
+        return secretKey(secret);
       },
       jwks: async () => ({ keys: [] }),
     };

@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from "node:crypto";
 import type { RequestHandler } from "express";
 import jwt from "jsonwebtoken";
 import { ErrorCode } from "../errors.ts";
@@ -21,10 +22,25 @@ const CLOCK_TOLERANCE_SECONDS = 30;
 /** The gateway's request deadline must end before the identity it signed at the start expires. */
 export const MAX_REQUEST_DEADLINE_MS = (TTL_SECONDS - CLOCK_TOLERANCE_SECONDS) * 1000;
 
+/**
+ * Handed a string secret, jsonwebtoken first tries to parse it as a PEM key on every call, fails,
+ * and only then makes a secret key of it: ~400 µs per signature or check. With a prepared
+ * KeyObject it costs ~15 µs (`npm run bench`). This runs on every request and every subgraph call.
+ */
+const keys = new Map<string, KeyObject>();
+export function secretKey(secret: string): KeyObject {
+  let key = keys.get(secret);
+  if (!key) {
+    key = createSecretKey(Buffer.from(secret, "utf8"));
+    keys.set(secret, key);
+  }
+  return key;
+}
+
 export function signIdentity(secret: string, viewer: Viewer | null, requestId: string): string {
   return jwt.sign(
     viewer ? { roles: viewer.roles, scope: viewer.scopes.join(" "), rid: requestId } : { rid: requestId },
-    secret,
+    secretKey(secret),
     { algorithm: "HS256", expiresIn: TTL_SECONDS, issuer: ISSUER, audience: AUDIENCE, ...(viewer ? { subject: viewer.userId } : {}) },
   );
 }
@@ -34,7 +50,7 @@ export function verifyIdentity(secrets: readonly string[], token: string): Viewe
   let lastError: unknown;
   for (const secret of secrets) {
     try {
-      const payload = jwt.verify(token, secret, {
+      const payload = jwt.verify(token, secretKey(secret), {
         algorithms: ["HS256"],
         issuer: ISSUER,
         audience: AUDIENCE,

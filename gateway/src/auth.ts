@@ -1,13 +1,20 @@
 import { ErrorCode, INTERNAL_HEADER_PREFIX, TokenError, type Logger, type TokenVerifier, type Viewer } from "@catalog/common";
-import type { RequestHandler, Response } from "express";
+import type { NextFunction, RequestHandler, Response } from "express";
 import type { GatewayMetrics } from "./metrics.ts";
 
 const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/;
 
+interface AuthFailure {
+  message: string;
+  oauthError: "invalid_request" | "invalid_token";
+}
+
 /**
  * Establishes who is calling before anything else runs. No Authorization header: anonymous. A
- * header that is not a valid Bearer token: 401, never a silent fall back to anonymous, so a
- * client with an expired token learns it instead of quietly seeing less data.
+ * header that is not a valid Bearer token is recorded as a failure, answered with 401 by
+ * `refuseInvalidCredentials` (never a silent fall back to anonymous, so a client with an expired
+ * token learns it instead of quietly seeing less data). The two are apart so the rate limiter can
+ * run in between: a caller sending bad tokens is counted by IP like any anonymous caller.
  *
  * It also removes any client header in our internal namespace: only the gateway may speak for a
  * caller to the subgraphs, and the data source sets that header from the verified viewer alone.
@@ -25,7 +32,7 @@ export function authenticate(verifier: TokenVerifier, metrics: GatewayMetrics, l
     const token = BEARER.exec(header)?.[1];
     if (!token) {
       metrics.authFailures.inc({ reason: "header" });
-      return unauthorized(res, "The Authorization header must be `Bearer <access token>`.", "invalid_request");
+      return fail(res, next, { message: "The Authorization header must be `Bearer <access token>`.", oauthError: "invalid_request" });
     }
     let viewer: Viewer;
     try {
@@ -34,22 +41,31 @@ export function authenticate(verifier: TokenVerifier, metrics: GatewayMetrics, l
       const reason = error instanceof TokenError ? error.reason : "malformed";
       metrics.authFailures.inc({ reason });
       logger.info({ requestId: res.locals.requestId, reason, detail: (error as Error).message }, "access token refused");
-      return unauthorized(
-        res,
-        reason === "expired"
-          ? "The access token has expired; use refreshToken to get a new one."
-          : "The access token is invalid.",
-        "invalid_token",
-      );
+      return fail(res, next, {
+        message:
+          reason === "expired" ? "The access token has expired; use refreshToken to get a new one." : "The access token is invalid.",
+        oauthError: "invalid_token",
+      });
     }
     res.locals.viewer = viewer;
     next();
   };
 }
 
-function unauthorized(res: Response, message: string, oauthError: string): void {
+function fail(res: Response, next: NextFunction, failure: AuthFailure): void {
+  res.locals.viewer = null;
+  res.locals.authFailure = failure;
+  next();
+}
+
+/** The 401 for a request whose credentials `authenticate` refused. */
+export const refuseInvalidCredentials: RequestHandler = (_req, res, next) => {
+  const failure = res.locals.authFailure as AuthFailure | undefined;
+  if (!failure) return next();
   res
     .status(401)
-    .setHeader("www-authenticate", `Bearer realm="catalog", error="${oauthError}"`)
-    .json({ errors: [{ message, extensions: { code: ErrorCode.UNAUTHENTICATED, requestId: res.locals.requestId as string } }] });
-}
+    .setHeader("www-authenticate", `Bearer realm="catalog", error="${failure.oauthError}"`)
+    .json({
+      errors: [{ message: failure.message, extensions: { code: ErrorCode.UNAUTHENTICATED, requestId: res.locals.requestId as string } }],
+    });
+};

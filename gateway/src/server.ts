@@ -21,7 +21,7 @@ import cors from "cors";
 import express, { type Express, type RequestHandler } from "express";
 import { createCache, type CacheHandle } from "./cache.ts";
 import type { GatewayConfig } from "./config.ts";
-import { authenticate } from "./auth.ts";
+import { authenticate, refuseInvalidCredentials } from "./auth.ts";
 import { batchGuard } from "./batching.ts";
 import type { GatewayContext } from "./context.ts";
 import { SubgraphDataSource } from "./data-source.ts";
@@ -187,6 +187,7 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
     acceptGuard,
     authenticate(verifier, metrics, logger),
     ...(config.rateLimit.enabled ? [rateLimiter.middleware(callerOf)] : []),
+    refuseInvalidCredentials,
     express.json({ limit: config.maxRequestBytes }),
     batchGuard(config.maxBatchOperations),
     deadlineMiddleware(config.requestTimeoutMs),

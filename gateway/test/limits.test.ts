@@ -228,6 +228,20 @@ describe("rate limits, counted in Redis", () => {
     }
   });
 
+  it("requests with bad tokens count against the IP's budget: 401 until it is spent, then 429", async () => {
+    const gateway = await limited({ RATE_LIMIT_ANONYMOUS_POINTS: "2" });
+    try {
+      const bad = { authorization: "Bearer not.a.token" };
+      expect((await post(gateway.url, { query: "{ categories { id } }" }, bad)).status).toBe(401);
+      expect((await post(gateway.url, { query: "{ categories { id } }" }, bad)).status).toBe(401);
+      const refused = await post(gateway.url, { query: "{ categories { id } }" }, bad);
+      expect(refused.status).toBe(429);
+      expect((await json(refused)).errors[0].extensions.code).toBe("RATE_LIMITED");
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it("two gateway instances draw on one budget", async () => {
     const prefix = `${inject("redisPrefix")}shared-${randomUUID()}:`;
     const env = { REDIS_URL: inject("redisUrl"), REDIS_KEY_PREFIX: prefix, RATE_LIMIT_ANONYMOUS_POINTS: "2" };

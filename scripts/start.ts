@@ -3,8 +3,12 @@
 // with no REDIS_URL the gateway caches in process. `npm run start:fresh` wipes .data/ first.
 import path from "node:path";
 import {
+  cacheInvalidator,
   createLogger,
+  createRedisClient,
   demoSeedAllowed,
+  memoryResponseCacheStore,
+  redisResponseCacheStore,
   listen,
   loadAuthConfig,
   openSubgraphDatabase,
@@ -30,6 +34,8 @@ const env = parseEnv(
     /** First subgraph port (users); the others follow. 0 lets the OS pick free ports. */
     SUBGRAPH_PORT_BASE: port(4001),
     LOG_LEVEL: z.string().default("warn"),
+    REDIS_URL: z.url().optional(),
+    REDIS_KEY_PREFIX: z.string().default("catalog:"),
   }).loose(),
 );
 const fresh = process.argv.includes("--fresh");
@@ -45,6 +51,15 @@ try {
   console.error((error as Error).message);
   process.exit(1);
 }
+// One response cache for the gateway and the subgraphs that purge it: Redis when REDIS_URL is
+// set (as separate processes would share it), else in this process.
+const invalidationRedis = env.REDIS_URL
+  ? createRedisClient(env.REDIS_URL, { keyPrefix: env.REDIS_KEY_PREFIX, logger, commandTimeoutMs: 1_000 })
+  : undefined;
+const responseCache = invalidationRedis
+  ? redisResponseCacheStore(invalidationRedis, { logger })
+  : memoryResponseCacheStore();
+const cache = cacheInvalidator(responseCache, logger);
 const subgraphs: StartedSubgraph<PrismaLike>[] = [];
 // Filled once every subgraph listens; subgraphs only look a peer up while serving a request.
 const peerUrls = new Map<string, string>();
@@ -61,6 +76,7 @@ try {
         seed,
         peers: (name) => peerUrls.get(name),
         auth: subgraphAuth(module.name, auth),
+        cache,
       });
     }),
   );
@@ -79,7 +95,8 @@ const config = loadGatewayConfig({ LOG_LEVEL: env.LOG_LEVEL, ...authEnv, ...over
 let gatewayUrl: string;
 let closeGateway: () => Promise<void>;
 try {
-  const gateway = await buildGateway(config, logger.child({ service: "gateway" }));
+  // With Redis, the gateway opens its own store on it; in process, it must use the same one.
+  const gateway = await buildGateway(config, logger.child({ service: "gateway" }), invalidationRedis ? {} : { responseCache });
   const server = await listen(gateway.app, config.port, config.host, gateway.listenOptions);
   gatewayUrl = server.url.replace("127.0.0.1", "localhost");
   closeGateway = async () => {
@@ -122,6 +139,7 @@ const shutdown = async () => {
   stopping = true;
   await closeGateway();
   await Promise.all(subgraphs.map((s) => s.close()));
+  invalidationRedis?.disconnect();
   process.exit(0);
 };
 process.once("SIGINT", shutdown);

@@ -1,15 +1,14 @@
 import { InMemoryLRUCache, type KeyValueCache, type KeyValueCacheSetOptions } from "@apollo/utils.keyvaluecache";
-import type { Logger } from "@catalog/common";
-import { Redis } from "ioredis";
+import { createRedisClient, redisConnected, type Logger } from "@catalog/common";
+import type { Redis } from "ioredis";
 
-/** Redis commands that take longer than this count as a miss: a slow cache must not slow requests. */
-const COMMAND_TIMEOUT_MS = 250;
 const DEFAULT_TTL_SECONDS = 300;
 
 export interface CacheHandle {
+  /** Key-value store for APQ documents and query plans. */
   cache: KeyValueCache<string>;
   kind: "redis" | "memory";
-  /** The shared client (fast-failing, prefixed), for other Redis users such as rate limiting. */
+  /** The shared client (fast-failing, prefixed), for the response cache and rate limits. */
   redis: Redis | undefined;
   ping(): Promise<boolean>;
   /** Resolves once Redis is connected, or after `timeoutMs` if it is not: start-up never waits longer. */
@@ -18,11 +17,17 @@ export interface CacheHandle {
 }
 
 /**
- * The gateway's cross-request key-value store (APQ documents today). Redis when configured, shared
- * by every gateway instance; otherwise an in-process LRU. Redis failures are logged and treated as
- * misses: the cache is an accelerator, never a dependency.
+ * The gateway's cross-request key-value store. Redis when configured, shared by every gateway
+ * instance; otherwise an in-process LRU. Redis failures (250 ms command timeout, no offline queue)
+ * are logged, counted through `onError` and treated as misses: the cache is an accelerator,
+ * never a dependency.
  */
-export function createCache(options: { redisUrl: string | undefined; keyPrefix: string; logger: Logger }): CacheHandle {
+export function createCache(options: {
+  redisUrl: string | undefined;
+  keyPrefix: string;
+  logger: Logger;
+  onError?: (operation: string) => void;
+}): CacheHandle {
   if (!options.redisUrl) {
     const cache = new InMemoryLRUCache<string>({ maxSize: 50 * 1024 * 1024 });
     return {
@@ -34,23 +39,9 @@ export function createCache(options: { redisUrl: string | undefined; keyPrefix: 
       close: async () => {},
     };
   }
-  const redis = new Redis(options.redisUrl, {
-    keyPrefix: options.keyPrefix,
-    commandTimeout: COMMAND_TIMEOUT_MS,
-    maxRetriesPerRequest: 1,
-    // Fail fast while disconnected instead of queueing requests behind a dead connection.
-    enableOfflineQueue: false,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
-  });
-  let lastErrorLog = 0;
-  redis.on("error", (error) => {
-    // Reconnect attempts fail in a loop while Redis is down; one line per 10 s is enough.
-    if (Date.now() - lastErrorLog > 10_000) {
-      lastErrorLog = Date.now();
-      options.logger.warn({ err: error }, "redis unavailable; serving without cache");
-    }
-  });
+  const redis = createRedisClient(options.redisUrl, { keyPrefix: options.keyPrefix, logger: options.logger });
   const miss = (operation: string) => (error: unknown) => {
+    options.onError?.(operation);
     options.logger.debug({ err: error, operation }, "redis command failed; treated as a miss");
     return undefined;
   };
@@ -74,20 +65,7 @@ export function createCache(options: { redisUrl: string | undefined; keyPrefix: 
     kind: "redis",
     redis,
     ping: async () => (await redis.ping().catch(() => "")) === "PONG",
-    connected: (timeoutMs) =>
-      redis.status === "ready"
-        ? Promise.resolve(true)
-        : new Promise<boolean>((resolve) => {
-            const timer = setTimeout(() => {
-              redis.off("ready", onReady);
-              resolve(false);
-            }, timeoutMs);
-            const onReady = () => {
-              clearTimeout(timer);
-              resolve(true);
-            };
-            redis.once("ready", onReady);
-          }),
+    connected: (timeoutMs) => redisConnected(redis, timeoutMs),
     close: async () => {
       redis.disconnect();
     },

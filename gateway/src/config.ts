@@ -18,6 +18,7 @@ const schema = z.object({
   REDIS_URL: z.url().optional(),
   REDIS_KEY_PREFIX: z.string().default("catalog:"),
   APQ_TTL_SECONDS: z.coerce.number().int().min(1).default(86_400),
+  RESPONSE_CACHE_ENABLED: z.enum(["true", "false", "1", "0"]).default("true").transform((v) => v === "true" || v === "1"),
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(MAX_REQUEST_DEADLINE_MS).default(30_000),
   MAX_REQUEST_BYTES: z.coerce.number().int().min(1_024).default(1_048_576),
@@ -57,6 +58,8 @@ export interface GatewayConfig {
   redisUrl: string | undefined;
   redisKeyPrefix: string;
   apqTtlSeconds: number;
+  /** Whole-response cache for queries, by @cacheControl hints; purged by subgraphs on change. */
+  responseCacheEnabled: boolean;
   subgraphTimeoutMs: number;
   corsOrigins: string[];
   /** Sandbox and introspection: on outside production unless INTROSPECTION says otherwise. */
@@ -104,6 +107,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     redisUrl: parsed.REDIS_URL,
     redisKeyPrefix: parsed.REDIS_KEY_PREFIX,
     apqTtlSeconds: parsed.APQ_TTL_SECONDS,
+    responseCacheEnabled: parsed.RESPONSE_CACHE_ENABLED,
     subgraphTimeoutMs: parsed.SUBGRAPH_TIMEOUT_MS,
     corsOrigins: parsed.CORS_ORIGINS
       ? parsed.CORS_ORIGINS.split(",").map((origin) => origin.trim()).filter(Boolean)

@@ -12,6 +12,12 @@ export interface GatewayMetrics {
   authFailures: Counter<"reason">;
   /** Rate-limit checks let through because Redis could not answer. */
   rateLimitFailOpen: Counter;
+  /** Queries answered from the response cache (HIT), executed (MISS) or not cacheable (BYPASS). */
+  responseCache: Counter<"result">;
+  /** Tags purged from the response cache, as seen by this instance. */
+  cacheInvalidations: Counter;
+  /** Redis commands that failed or timed out (each one served as a miss), by operation. */
+  redisErrors: Counter<"operation">;
 }
 
 export function createMetrics(): GatewayMetrics {
@@ -33,6 +39,23 @@ export function createMetrics(): GatewayMetrics {
     rateLimitFailOpen: new Counter({
       name: "gateway_rate_limit_fail_open_total",
       help: "Requests let through without a rate-limit decision because Redis could not answer.",
+      registers: [registry],
+    }),
+    responseCache: new Counter({
+      name: "gateway_response_cache_total",
+      help: "Queries by response-cache outcome: HIT, MISS or BYPASS.",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    cacheInvalidations: new Counter({
+      name: "gateway_response_cache_invalidated_tags_total",
+      help: "Entity and list tags purged from the response cache.",
+      registers: [registry],
+    }),
+    redisErrors: new Counter({
+      name: "gateway_redis_errors_total",
+      help: "Redis commands that failed or timed out and were served as cache misses, by operation.",
+      labelNames: ["operation"],
       registers: [registry],
     }),
   };

@@ -13,8 +13,11 @@ import {
   jsonErrorHandler,
   requestIdMiddleware,
   signIdentity,
+  memoryResponseCacheStore,
+  redisResponseCacheStore,
   type ListenOptions,
   type Logger,
+  type ResponseCacheStore,
   type Viewer,
 } from "@catalog/common";
 import cors from "cors";
@@ -30,6 +33,9 @@ import { createMetrics, type GatewayMetrics } from "./metrics.ts";
 import { costModelFromSupergraph, operationLimitsParseOptions, operationLimitsPlugin } from "./operation-limits.ts";
 import { createRateLimiter, type Caller } from "./rate-limit.ts";
 import { signInLimitPlugin } from "./signin-limit.ts";
+import { entityTypesOf } from "./cache-tags.ts";
+import { queryPlanCache, type PlanCacheStats } from "./plan-cache.ts";
+import { responseCachePlugin } from "./response-cache.ts";
 import { probeSubgraph, type ReadinessReport } from "./readiness.ts";
 import { loadSupergraph } from "./supergraph.ts";
 
@@ -68,6 +74,9 @@ export interface Gateway {
   subgraphUrls: Record<string, string>;
   cache: CacheHandle;
   metrics: GatewayMetrics;
+  /** Where whole responses are cached (Redis or in process); subgraphs purge it by tag. */
+  responseCache: ResponseCacheStore;
+  planCacheStats: PlanCacheStats;
   /** What the HTTP server must enforce before Express sees a request (header size, slow clients). */
   listenOptions: ListenOptions;
   readiness(): Promise<ReadinessReport>;
@@ -78,7 +87,12 @@ export interface Gateway {
  * Builds the gateway from config; it never listens (index.ts does). Throws a SupergraphError when
  * the supergraph is missing or invalid, so the process can refuse to start.
  */
-export async function buildGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
+export async function buildGateway(
+  config: GatewayConfig,
+  logger: Logger,
+  /** `npm start` shares one in-process response cache between the gateway and the subgraphs. */
+  shared: { responseCache?: ResponseCacheStore } = {},
+): Promise<Gateway> {
   const supergraph = await loadSupergraph(config.supergraphPath);
   const subgraphUrls = Object.fromEntries(
     supergraph.subgraphs.map(({ name, url }) => [name, config.subgraphUrls[name as keyof GatewayConfig["subgraphUrls"]] ?? url]),
@@ -90,13 +104,22 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
   const metrics = createMetrics();
   const production = config.env === "production";
 
+  const cache = createCache({
+    redisUrl: config.redisUrl,
+    keyPrefix: config.redisKeyPrefix,
+    logger,
+    onError: (operation) => metrics.redisErrors.inc({ operation }),
+  });
+  const plans = queryPlanCache({ shared: cache.redis ? cache.cache : undefined, supergraphSdl: supergraph.sdl });
   const gateway = new ApolloGateway({
     supergraphSdl: supergraph.sdl,
     logger,
+    queryPlannerConfig: { cache: plans.cache },
     buildService: ({ name, url }) => new SubgraphDataSource(name, subgraphUrls[name] ?? url, config.subgraphTimeoutMs, logger),
   });
-
-  const cache = createCache({ redisUrl: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger });
+  const responseCache =
+    shared.responseCache ?? (cache.redis ? redisResponseCacheStore(cache.redis, { logger }) : memoryResponseCacheStore());
+  responseCache.onInvalidate((tags) => metrics.cacheInvalidations.inc(tags.length));
   // Until Redis is connected, rate limits fail open; give it a moment so a normal start enforces
   // them from the first request. A Redis that is down does not hold the gateway back for longer.
   if (!(await cache.connected(2_000))) logger.warn("redis not connected at start; serving without it until it is");
@@ -140,6 +163,9 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
         onReject: rejected,
       }),
       signInLimitPlugin(signInLimiter, rejected),
+      ...(config.responseCacheEnabled
+        ? [responseCachePlugin({ store: responseCache, entities: entityTypesOf(supergraph.sdl), metrics, logger })]
+        : []),
       errorMaskingPlugin<GatewayContext>(logger),
     ],
   });
@@ -212,11 +238,14 @@ export async function buildGateway(config: GatewayConfig, logger: Logger): Promi
     subgraphUrls,
     cache,
     metrics,
+    responseCache,
+    planCacheStats: plans.stats,
     // The HTTP server's own timeout sits above the request deadline, which answers first.
     listenOptions: { maxHeaderBytes: config.maxHeaderBytes, requestTimeoutMs: config.requestTimeoutMs + 5_000 },
     readiness,
     async stop() {
       await apollo.stop();
+      await responseCache.close();
       await cache.close();
     },
   };

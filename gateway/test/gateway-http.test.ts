@@ -146,7 +146,7 @@ describe("automatic persisted queries in Redis", () => {
     });
     expect(register.status).toBe(200);
 
-    const keys = await redis.keys(`${inject("redisPrefix")}*${sha256Hash}*`);
+    const keys = await redis.keys(`${stack.redisPrefix}apq:${sha256Hash}`);
     expect(keys).toHaveLength(1);
     const ttl = await redis.ttl(keys[0]!);
     expect(ttl).toBeGreaterThan(0);

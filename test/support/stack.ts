@@ -1,11 +1,16 @@
+import { randomUUID } from "node:crypto";
 import {
+  cacheInvalidator,
   createLogger,
+  createRedisClient,
   listen,
   loadAuthConfig,
   openPostgres,
+  redisResponseCacheStore,
   startSubgraph,
   subgraphAuth,
   type AuthConfig,
+  type CacheInvalidator,
   type PeerUrls,
   type PrismaLike,
   type StartedSubgraph,
@@ -36,13 +41,16 @@ export interface Stack {
   gateway: Gateway;
   subgraphs: Record<keyof Prismas, StartedSubgraph<PrismaLike>>;
   prisma: Prismas;
+  /** The Redis this stack's gateway and subgraphs share, and its key prefix (one per stack). */
+  redisUrl: string;
+  redisPrefix: string;
   close(): Promise<void>;
 }
 
 /** Starts one subgraph on port 0 against a real PostgreSQL database (default: this run's). */
 export async function startTestSubgraph<P extends PrismaLike>(
   module: SubgraphModule<P>,
-  options: { peers?: PeerUrls; databaseUrl?: string; auth?: AuthConfig } = {},
+  options: { peers?: PeerUrls; databaseUrl?: string; auth?: AuthConfig; cache?: CacheInvalidator } = {},
 ): Promise<StartedSubgraph<P>> {
   const db = openPostgres(options.databaseUrl ?? inject("databaseUrls")[module.name], { poolSize: 5 });
   return startSubgraph(module, {
@@ -54,6 +62,7 @@ export async function startTestSubgraph<P extends PrismaLike>(
     seed: false,
     peers: options.peers ?? (() => undefined),
     auth: subgraphAuth(module.name, options.auth ?? testAuthConfig),
+    cache: options.cache ?? cacheInvalidator(undefined, logger),
   });
 }
 
@@ -67,11 +76,16 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
   const peers: PeerUrls = (name) => peerUrls.get(name);
   const authEnv = { ...TEST_AUTH_ENV, ...env };
   const auth = loadAuthConfig(authEnv);
+  // Each stack has Redis keys of its own, so one file's cached responses never answer another's.
+  const redisPrefix = env.REDIS_KEY_PREFIX ?? `${inject("redisPrefix")}${randomUUID().slice(0, 8)}:`;
+  const redisUrl = env.REDIS_URL ?? inject("redisUrl");
+  const subgraphRedis = createRedisClient(redisUrl, { keyPrefix: redisPrefix, logger, commandTimeoutMs: 1_000 });
+  const cache = cacheInvalidator(redisResponseCacheStore(subgraphRedis, { logger }), logger);
   const [users, products, orders, inventory] = await Promise.all([
-    startTestSubgraph(usersSubgraph, { peers, auth }),
-    startTestSubgraph(productsSubgraph, { peers, auth }),
-    startTestSubgraph(ordersSubgraph, { peers, auth }),
-    startTestSubgraph(inventorySubgraph, { peers, auth }),
+    startTestSubgraph(usersSubgraph, { peers, auth, cache }),
+    startTestSubgraph(productsSubgraph, { peers, auth, cache }),
+    startTestSubgraph(ordersSubgraph, { peers, auth, cache }),
+    startTestSubgraph(inventorySubgraph, { peers, auth, cache }),
   ]);
   for (const s of [users, products, orders, inventory]) peerUrls.set(s.name, `${s.url}/graphql`);
   const config = loadGatewayConfig({
@@ -81,8 +95,8 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     PRODUCTS_SUBGRAPH_URL: `${products.url}/graphql`,
     ORDERS_SUBGRAPH_URL: `${orders.url}/graphql`,
     INVENTORY_SUBGRAPH_URL: `${inventory.url}/graphql`,
-    REDIS_URL: inject("redisUrl"),
-    REDIS_KEY_PREFIX: inject("redisPrefix"),
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: redisPrefix,
     // Every test file calls from 127.0.0.1 into one Redis prefix; the rate-limit tests set their own.
     RATE_LIMIT_ANONYMOUS_POINTS: "1000000",
     RATE_LIMIT_POINTS: "1000000",
@@ -99,10 +113,13 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     gateway,
     subgraphs: { users, products, orders, inventory },
     prisma: { users: users.prisma, products: products.prisma, orders: orders.prisma, inventory: inventory.prisma },
+    redisUrl,
+    redisPrefix,
     async close() {
       await server.close();
       await gateway.stop();
       await Promise.all([users, products, orders, inventory].map((s) => s.close()));
+      subgraphRedis.disconnect();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { openPostgres, subgraphAuth, type PeerUrls, type Viewer, type PrismaLike, type SubgraphApp, type SubgraphModule } from "@catalog/common";
+import { cacheInvalidator, openPostgres, subgraphAuth, type CacheInvalidator, type PeerUrls, type Viewer, type PrismaLike, type SubgraphApp, type SubgraphModule } from "@catalog/common";
 import { inject } from "vitest";
 import { testAuthConfig } from "./auth.ts";
 import { logger } from "./stack.ts";
@@ -16,7 +16,7 @@ export interface SubgraphHarness<P> {
  */
 export async function subgraphHarness<P extends PrismaLike>(
   module: SubgraphModule<P>,
-  options: { peers?: PeerUrls; viewer?: Viewer | null } = {},
+  options: { peers?: PeerUrls; viewer?: Viewer | null; cache?: CacheInvalidator } = {},
 ): Promise<SubgraphHarness<P>> {
   const peers = options.peers ?? (() => undefined);
   const defaultViewer = options.viewer ?? null;
@@ -29,6 +29,7 @@ export async function subgraphHarness<P extends PrismaLike>(
     introspection: true,
     peers,
     auth: subgraphAuth(module.name, testAuthConfig),
+    cache: options.cache ?? cacheInvalidator(undefined, logger),
   });
   return {
     prisma,

@@ -2,6 +2,7 @@ import path from "node:path";
 import type { SqlDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { createTokenIssuer, type TokenIssuer } from "./auth/access-tokens.ts";
 import type { AuthConfig } from "./auth/auth-config.ts";
+import type { CacheInvalidator } from "./response-cache/invalidator.ts";
 import { configuredDatabaseUrl, type SubgraphName } from "./database-url.ts";
 import { ensurePostgresDatabase, openEmbedded, openPostgres, type Database } from "./database.ts";
 import { listen, type RunningServer } from "./http.ts";
@@ -37,6 +38,8 @@ export interface SubgraphDeps<P> {
   introspection: boolean;
   peers: PeerUrls;
   auth: SubgraphAuth;
+  /** Purges the gateway's response cache after this subgraph changes data. */
+  cache: CacheInvalidator;
 }
 
 /** What a subgraph package exports so one launcher can migrate, seed and serve any of them. */
@@ -85,6 +88,7 @@ export async function startSubgraph<P extends PrismaLike>(
     seed: boolean;
     peers: PeerUrls;
     auth: SubgraphAuth;
+    cache: CacheInvalidator;
   },
 ): Promise<StartedSubgraph<P>> {
   const { db, logger } = options;
@@ -95,7 +99,7 @@ export async function startSubgraph<P extends PrismaLike>(
   const prisma = module.createPrisma(db.adapter);
   const seeded = options.seed ? await module.seed(prisma, db) : false;
   if (seeded) logger.info("seeded demo data");
-  const app = await module.build({ prisma, db, logger, introspection: options.introspection, peers: options.peers, auth: options.auth });
+  const app = await module.build({ prisma, db, logger, introspection: options.introspection, peers: options.peers, auth: options.auth, cache: options.cache });
   const server = await listen(app.app, options.port, options.host);
   logger.info({ url: `${server.url}/graphql`, database: db.location }, "subgraph listening");
   return {

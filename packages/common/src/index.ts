@@ -22,3 +22,6 @@ export * from "./auth/auth-config.ts";
 export * from "./auth/access-tokens.ts";
 export * from "./auth/internal-identity.ts";
 export * from "./auth/authorization.ts";
+export * from "./redis.ts";
+export * from "./response-cache/store.ts";
+export * from "./response-cache/invalidator.ts";

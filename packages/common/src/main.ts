@@ -5,6 +5,9 @@ import { openSubgraphDatabase, startSubgraph, subgraphAuth, type PrismaLike, typ
 import { booleanFlag, logLevel, parseEnv, port } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { REPO_ROOT } from "./paths.ts";
+import { createRedisClient } from "./redis.ts";
+import { cacheInvalidator } from "./response-cache/invalidator.ts";
+import { redisResponseCacheStore } from "./response-cache/store.ts";
 import { DEFAULT_SUBGRAPH_PORTS } from "./database-url.ts";
 
 /** Config of a subgraph run on its own (docker-compose, or `npm start -w @catalog/<name>`). */
@@ -16,6 +19,9 @@ export function subgraphEnvSchema(defaultPort: number) {
     DATA_DIR: z.string().default(path.join(REPO_ROOT, ".data")),
     LOG_LEVEL: logLevel,
     MIGRATE_ON_START: booleanFlag(true),
+    /** The gateway's Redis: this subgraph purges cached responses there when it changes data. */
+    REDIS_URL: z.url().optional(),
+    REDIS_KEY_PREFIX: z.string().default("catalog:"),
     /** Unset: on outside production. The demo data has a public admin password: never in production. */
     SEED_ON_START: z.enum(["true", "false", "1", "0"]).optional(),
   });
@@ -48,6 +54,12 @@ export async function runSubgraphMain<P extends PrismaLike>(module: SubgraphModu
     process.exit(1);
   }
   const logger = createLogger(`subgraph-${module.name}`, config.LOG_LEVEL);
+  if (!config.REDIS_URL) {
+    logger.warn("REDIS_URL is not set: changes made here cannot purge the gateway's response cache");
+  }
+  const redis = config.REDIS_URL
+    ? createRedisClient(config.REDIS_URL, { keyPrefix: config.REDIS_KEY_PREFIX, logger, commandTimeoutMs: 1_000 })
+    : undefined;
   try {
     const db = await openSubgraphDatabase(module.name, { env: process.env, dataDir: config.DATA_DIR });
     const server = await startSubgraph(module, {
@@ -58,6 +70,7 @@ export async function runSubgraphMain<P extends PrismaLike>(module: SubgraphModu
       introspection: config.NODE_ENV !== "production",
       migrate: config.MIGRATE_ON_START,
       auth,
+      cache: cacheInvalidator(redis ? redisResponseCacheStore(redis, { logger }) : undefined, logger),
       seed: demoSeedAllowed(config.NODE_ENV, config.SEED_ON_START),
       // e.g. PRODUCTS_SUBGRAPH_URL, as the gateway names them; default: the local default port.
       peers: (name) =>
@@ -66,6 +79,7 @@ export async function runSubgraphMain<P extends PrismaLike>(module: SubgraphModu
     const shutdown = async () => {
       logger.info("shutting down");
       await server.close();
+      redis?.disconnect();
       process.exit(0);
     };
     process.once("SIGINT", shutdown);

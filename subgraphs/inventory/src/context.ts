@@ -1,4 +1,4 @@
-import type { Logger, RequestScoped, SubgraphDeps, SubgraphRequest } from "@catalog/common";
+import type { CacheInvalidator, Logger, RequestScoped, SubgraphDeps, SubgraphRequest } from "@catalog/common";
 import { createLoaders, type Loaders } from "./loaders.ts";
 import type { InventoryPrisma } from "./prisma.ts";
 import { productDirectory, type ProductDirectory } from "./product-directory.ts";
@@ -7,6 +7,8 @@ export interface Context extends RequestScoped {
   prisma: InventoryPrisma;
   loaders: Loaders;
   logger: Logger;
+  /** Purges cached responses that show what a mutation changed (tags such as `Product:<id>`). */
+  cache: CacheInvalidator;
   products: ProductDirectory;
 }
 
@@ -19,6 +21,7 @@ export function createContext(deps: SubgraphDeps<InventoryPrisma>, request: Subg
     prisma,
     loaders: createLoaders(prisma),
     logger: logger.child({ requestId }),
+    cache: deps.cache,
     products: productDirectory(() => deps.peers("products"), request),
   };
 }

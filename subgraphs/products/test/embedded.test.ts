@@ -1,4 +1,4 @@
-import { applyMigrations, openEmbedded, subgraphAuth, type Database, type SubgraphApp } from "@catalog/common";
+import { applyMigrations, cacheInvalidator, openEmbedded, subgraphAuth, type Database, type SubgraphApp } from "@catalog/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrisma, type ProductsPrisma } from "../src/prisma.ts";
 import { buildProductsServer } from "../src/server.ts";
@@ -21,6 +21,7 @@ beforeAll(async () => {
     introspection: false,
     peers: () => undefined,
     auth: subgraphAuth("products", testAuthConfig),
+    cache: cacheInvalidator(undefined, logger),
   });
 });
 afterAll(async () => {

@@ -58,6 +58,8 @@ export const Mutation = {
       await tx.stockMovement.create({ data: { productId, delta, reason: args.reason, note, onHandAfter } });
     });
     ctx.loaders.stockByProductId.clear(productId);
+    // Every cached response showing this product (its stock, inStock, anything) is purged now.
+    await ctx.cache.invalidate([`Product:${productId}`]);
     return { id: productId };
   },
 };

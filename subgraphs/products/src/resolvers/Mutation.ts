@@ -13,13 +13,19 @@ async function requireCategory(ctx: Context, id: string, field: string): Promise
 
 const duplicateSku = { unique: () => "A product with this SKU already exists." };
 
-// Access rules for these mutations arrive with authentication (issue #3); the input rules are final.
+/**
+ * After each write, the cached responses that may show it are purged (before the mutation
+ * answers, so the caller's next read is fresh): the entity itself, and the lists a new or
+ * changed product can enter, leave or move in.
+ */
+const PRODUCT_LISTS = ["Query.products", "Query.productBySku"];
+
 export const Mutation = {
   async createProduct(_: unknown, args: { input: unknown }, ctx: Context): Promise<Product> {
     const input = validate(createProductInput, args.input);
     const categoryId = parseId(input.categoryId, "input.categoryId");
     await requireCategory(ctx, categoryId, "input.categoryId");
-    return ctx.prisma.product
+    const created = await ctx.prisma.product
       .create({
         data: {
           sku: input.sku,
@@ -34,6 +40,8 @@ export const Mutation = {
         },
       })
       .catch((error: unknown) => mapPrismaError(error, duplicateSku));
+    await ctx.cache.invalidate(PRODUCT_LISTS);
+    return created;
   },
 
   async updateProduct(_: unknown, args: { id: string; input: unknown }, ctx: Context): Promise<Product> {
@@ -55,9 +63,11 @@ export const Mutation = {
       data.categoryId = categoryId;
     }
     if (Object.keys(data).length === 0) throw badUserInput("input must change at least one field.", "input");
-    return ctx.prisma.product
+    const updated = await ctx.prisma.product
       .update({ where: { id }, data })
       .catch((error: unknown) => mapPrismaError(error, { notFound: `No product has id ${id}.` }));
+    await ctx.cache.invalidate([`Product:${id}`, ...PRODUCT_LISTS]);
+    return updated;
   },
 
   async archiveProduct(_: unknown, args: { id: string }, ctx: Context): Promise<Product> {
@@ -65,9 +75,11 @@ export const Mutation = {
     const product = await ctx.loaders.productById.load(id);
     if (!product) throw notFound(`No product has id ${id}.`);
     if (product.status === "ARCHIVED") return product;
-    return ctx.prisma.product
+    const archived = await ctx.prisma.product
       .update({ where: { id }, data: { status: "ARCHIVED" } })
       .catch((error: unknown) => mapPrismaError(error, { notFound: `No product has id ${id}.` }));
+    await ctx.cache.invalidate([`Product:${id}`, ...PRODUCT_LISTS]);
+    return archived;
   },
 
   async createCategory(_: unknown, args: { input: unknown }, ctx: Context): Promise<Category> {
@@ -80,7 +92,7 @@ export const Mutation = {
     const slug = input.slug ?? slugOf(input.name);
     if (!slug) throw badUserInput("input.slug is required when the name has no letters or digits.", "input.slug");
     // The path embeds the new row's own id, so the row is created and its path set in one transaction.
-    return ctx.prisma
+    const created = await ctx.prisma
       .$transaction(async (tx) => {
         const created = await tx.category.create({
           data: { name: input.name, slug, parentId: parent?.id ?? null, path: "", depth: parent ? parent.depth + 1 : 0 },
@@ -91,5 +103,8 @@ export const Mutation = {
         });
       })
       .catch((error: unknown) => mapPrismaError(error, { unique: () => `A category with slug "${slug}" already exists.` }));
+    // The parent's `children` changed; a new root changes `categories`.
+    await ctx.cache.invalidate(parent ? [`Category:${parent.id}`] : ["Query.categories"]);
+    return created;
   },
 };

@@ -1,0 +1,64 @@
+import { createHash } from "node:crypto";
+import type { QueryPlan, QueryPlanCache } from "@apollo/query-planner";
+import { InMemoryLRUCache, type KeyValueCache } from "@apollo/utils.keyvaluecache";
+
+const PLAN_TTL_SECONDS = 86_400;
+
+export interface PlanCacheStats {
+  local: number;
+  shared: number;
+  planned: number;
+}
+
+/**
+ * The gateway's query-plan store: an in-process LRU in front of the shared cache (Redis when
+ * configured). A new instance, or one restarted, takes plans other instances already made instead
+ * of planning again. Keys carry the supergraph's hash, so a new supergraph never reuses a plan
+ * made for an old one. Plans are plain data; they cross Redis as JSON.
+ */
+export function queryPlanCache(options: { shared: KeyValueCache<string> | undefined; supergraphSdl: string }): {
+  cache: QueryPlanCache;
+  stats: PlanCacheStats;
+} {
+  const supergraph = createHash("sha256").update(options.supergraphSdl).digest("hex").slice(0, 16);
+  const local = new InMemoryLRUCache<QueryPlan>({ maxSize: 30 * 2 ** 20, sizeCalculation: (plan) => JSON.stringify(plan).length });
+  const stats: PlanCacheStats = { local: 0, shared: 0, planned: 0 };
+  const sharedKey = (key: string) => `qp:${supergraph}:${key}`;
+  return {
+    stats,
+    cache: {
+      async get(key) {
+        const hit = await local.get(key);
+        if (hit) {
+          stats.local += 1;
+          return hit;
+        }
+        const raw = await options.shared?.get(sharedKey(key));
+        if (!raw) return undefined;
+        try {
+          const plan = JSON.parse(raw) as QueryPlan;
+          await local.set(key, plan);
+          stats.shared += 1;
+          return plan;
+        } catch {
+          return undefined;
+        }
+      },
+      async set(key, plan) {
+        stats.planned += 1;
+        await local.set(key, plan);
+        await options.shared?.set(sharedKey(key), JSON.stringify(plan), { ttl: PLAN_TTL_SECONDS });
+      },
+      async delete(key) {
+        await local.delete(key);
+        await options.shared?.delete(sharedKey(key));
+        return true;
+      },
+      // Called when the gateway loads another supergraph; shared keys carry the old hash and
+      // simply stop being asked for, then expire.
+      clear() {
+        local.clear();
+      },
+    },
+  };
+}

@@ -1,0 +1,274 @@
+import { randomUUID } from "node:crypto";
+import { IDENTITY_HEADER, signIdentity } from "@catalog/common";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADMIN_USER, bearer, TEST_AUTH_ENV } from "../../test/support/auth.ts";
+import { createCategoryTree, createProduct, createUser, token } from "../../test/support/fixtures.ts";
+import { countStatements, gql, json, startExtraGateway, startStack, type Stack } from "../../test/support/stack.ts";
+
+let stack: Stack;
+let redis: Redis;
+beforeAll(async () => {
+  stack = await startStack();
+  redis = new Redis(stack.redisUrl);
+});
+afterAll(async () => {
+  redis?.disconnect();
+  await stack?.close();
+});
+
+const PRODUCT = `query ($id: ID!) { product(id: $id) { id name price { amount } inStock inventory { onHand } } }`;
+
+/** A product with stock, in a fresh category: what each test reads and changes. */
+async function stockedProduct(price = "10.00") {
+  const { leaf } = await createCategoryTree(stack.prisma.products);
+  const product = await createProduct(stack.prisma.products, { categoryId: leaf.id, price });
+  await stack.prisma.inventory.stockItem.create({ data: { productId: product.id, onHand: 5 } });
+  return { product, leaf };
+}
+
+const read = (url: string, query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}) =>
+  gql(url, query, variables, headers);
+
+describe("response cache", () => {
+  it("a repeated public query is a HIT that runs no SQL, with Cache-Control from the subgraphs' hints", async () => {
+    const { product } = await stockedProduct();
+    const first = await read(stack.gatewayUrl, PRODUCT, { id: product.id });
+    expect(first.headers.get("x-cache")).toBe("MISS");
+    // inventory (30 s) is the shortest hint in the response; everything is public.
+    expect(first.headers.get("cache-control")).toBe("max-age=30, public");
+    let second!: Awaited<ReturnType<typeof read>>;
+    const counts = await countStatements(stack, async () => {
+      second = await read(stack.gatewayUrl, PRODUCT, { id: product.id });
+    });
+    expect(second.headers.get("x-cache")).toBe("HIT");
+    expect(second.body).toEqual(first.body);
+    expect(counts).toEqual({ users: 0, products: 0, orders: 0, inventory: 0 });
+    expect(second.headers.get("cache-control")).toMatch(/^max-age=(29|30), public$/);
+    expect(Number(second.headers.get("age"))).toBeGreaterThanOrEqual(0);
+  });
+
+  it("whitespace, comments and variable order do not split the cache; other variables do", async () => {
+    const { product } = await stockedProduct();
+    const query = `query ($id: ID!, $n: Int) { product(id: $id) { id name reviews(first: $n) { rating } } }`;
+    await read(stack.gatewayUrl, query, { id: product.id, n: 2 });
+    const reformatted = await read(stack.gatewayUrl, `# same query\n${query.replace(/ /g, "  ")}`, { n: 2, id: product.id });
+    expect(reformatted.headers.get("x-cache")).toBe("HIT");
+    const other = await read(stack.gatewayUrl, query, { id: product.id, n: 3 });
+    expect(other.headers.get("x-cache")).toBe("MISS");
+  });
+
+  it("two users running the same private query each get their own data", async () => {
+    const [alice, bob] = await Promise.all([createUser(stack.prisma.users), createUser(stack.prisma.users)]);
+    const me = `{ me { id email } }`;
+    const a1 = await read(stack.gatewayUrl, me, {}, bearer(alice));
+    expect(a1.headers.get("cache-control")).toBe("max-age=60, private");
+    const a2 = await read(stack.gatewayUrl, me, {}, bearer(alice));
+    expect(a2.headers.get("x-cache")).toBe("HIT");
+    expect(a2.body.data).toEqual({ me: { id: alice.id, email: alice.email } });
+    const b1 = await read(stack.gatewayUrl, me, {}, bearer(bob));
+    expect(b1.headers.get("x-cache")).toBe("MISS");
+    expect(b1.body.data).toEqual({ me: { id: bob.id, email: bob.email } });
+    // Nothing private is stored under a shared key.
+    const shared = await redis.keys(`${stack.redisPrefix}rc:e:pub:*`);
+    for (const key of shared) expect(await redis.get(key)).not.toContain(alice.email);
+  });
+
+  it("an anonymous caller never gets a cached authenticated response", async () => {
+    const user = await createUser(stack.prisma.users);
+    const query = `query ($id: ID!) { user(id: $id) { fullName email } }`;
+    const own = await read(stack.gatewayUrl, query, { id: user.id }, bearer(user));
+    expect(own.body.data!.user.email).toBe(user.email);
+    await read(stack.gatewayUrl, query, { id: user.id }, bearer(user));
+    const anonymous = await read(stack.gatewayUrl, query, { id: user.id });
+    expect(anonymous.headers.get("x-cache")).toBe("MISS");
+    expect(anonymous.body.data!.user.email).toBeNull();
+    expect(anonymous.body.errors![0]!.extensions!.code).toBe("UNAUTHENTICATED");
+  });
+
+  it("public entries are shared within an audience only: anonymous, customers and admins never mix", async () => {
+    const { product } = await stockedProduct();
+    const customer = await createUser(stack.prisma.users);
+    await read(stack.gatewayUrl, PRODUCT, { id: product.id });
+    expect((await read(stack.gatewayUrl, PRODUCT, { id: product.id }, bearer(customer))).headers.get("x-cache")).toBe("MISS");
+    expect((await read(stack.gatewayUrl, PRODUCT, { id: product.id }, bearer(ADMIN_USER))).headers.get("x-cache")).toBe("MISS");
+    const other = await createUser(stack.prisma.users);
+    expect((await read(stack.gatewayUrl, PRODUCT, { id: product.id }, bearer(other))).headers.get("x-cache")).toBe("HIT");
+  });
+
+  it("mutations, responses with errors and uncacheable responses are never stored", async () => {
+    const name = `Cat ${token()}`;
+    const mutation = await gql(stack.gatewayUrl, `mutation { createCategory(input: { name: "${name}" }) { id } }`, {}, bearer(ADMIN_USER));
+    expect(mutation.headers.get("x-cache")).toBe("BYPASS");
+    const failing = `{ product(id: "not-a-uuid") { id } }`;
+    await read(stack.gatewayUrl, failing, {});
+    expect((await read(stack.gatewayUrl, failing, {})).headers.get("x-cache")).toBe("MISS");
+    // users(...) is hinted maxAge 0 (admin data): never cached, even for the same admin.
+    const users = `{ users(first: 1) { totalCount } }`;
+    const first = await read(stack.gatewayUrl, users, {}, bearer(ADMIN_USER));
+    expect(first.headers.get("cache-control")).toBe("no-store");
+    expect((await read(stack.gatewayUrl, users, {}, bearer(ADMIN_USER))).headers.get("x-cache")).toBe("MISS");
+  });
+
+  it("an entry never outlives its maxAge", async () => {
+    const { product } = await stockedProduct();
+    await read(stack.gatewayUrl, PRODUCT, { id: product.id });
+    const keys = await redis.keys(`${stack.redisPrefix}rc:e:pub:anon:*`);
+    const ttls = await Promise.all(keys.map((key) => redis.ttl(key)));
+    expect(ttls.length).toBeGreaterThan(0);
+    // The inventory hint (30 s) caps this entry; Redis expires it then.
+    const mine = await Promise.all(keys.map(async (key) => [key, await redis.get(key)] as const));
+    const entry = mine.find(([, value]) => value?.includes(product.id));
+    expect(entry).toBeDefined();
+    const ttl = await redis.ttl(entry![0]);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(30);
+  });
+});
+
+describe("invalidation", () => {
+  const ADJUST = `mutation ($id: ID!) { adjustStock(productId: $id, delta: 3, reason: RECEIVED) { id } }`;
+
+  it("a price change through one gateway purges the cached product on every gateway", async () => {
+    const { product } = await stockedProduct("10.00");
+    const other = await startExtraGateway(stack, { REDIS_URL: stack.redisUrl, REDIS_KEY_PREFIX: stack.redisPrefix });
+    try {
+      await read(stack.gatewayUrl, PRODUCT, { id: product.id });
+      expect((await read(other.url, PRODUCT, { id: product.id })).headers.get("x-cache")).toBe("HIT");
+      const update = await gql(
+        other.url,
+        `mutation ($id: ID!) { updateProduct(id: $id, input: { price: { amount: "12.50", currency: "USD" } }) { id } }`,
+        { id: product.id },
+        bearer(ADMIN_USER),
+      );
+      expect(update.body.errors).toBeUndefined();
+      for (const url of [stack.gatewayUrl, other.url]) {
+        const after = await read(url, PRODUCT, { id: product.id });
+        expect(after.body.data!.product.price.amount).toBe("12.50");
+      }
+      const metrics = await (await fetch(`${stack.gatewayUrl}/metrics`)).text();
+      expect(metrics).toMatch(/gateway_response_cache_invalidated_tags_total [1-9]/);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("a stock adjustment purges responses showing that product, listings included", async () => {
+    const { product, leaf } = await stockedProduct();
+    const listing = `query ($c: ID) { products(first: 5, filter: { categoryId: $c }) { edges { node { id name inStock inventory { available } } } } }`;
+    const before = await read(stack.gatewayUrl, listing, { c: leaf.id });
+    expect(before.body.data!.products.edges[0].node.inventory.available).toBe(5);
+    expect((await read(stack.gatewayUrl, listing, { c: leaf.id })).headers.get("x-cache")).toBe("HIT");
+    await gql(stack.gatewayUrl, ADJUST, { id: product.id }, bearer(ADMIN_USER));
+    const after = await read(stack.gatewayUrl, listing, { c: leaf.id });
+    expect(after.headers.get("x-cache")).toBe("MISS");
+    expect(after.body.data!.products.edges[0].node.inventory.available).toBe(8);
+  });
+
+  it("a stock change made inside the inventory subgraph (no gateway mutation) purges too", async () => {
+    const { product } = await stockedProduct();
+    await read(stack.gatewayUrl, PRODUCT, { id: product.id });
+    expect((await read(stack.gatewayUrl, PRODUCT, { id: product.id })).headers.get("x-cache")).toBe("HIT");
+    // A back-office job calling the inventory service directly, as the gateway would.
+    const identity = signIdentity(TEST_AUTH_ENV.INTERNAL_AUTH_SECRET!, { userId: ADMIN_USER.id, roles: ["ADMIN"], scopes: ["catalog:write"] }, "job");
+    const direct = await fetch(`${stack.subgraphs.inventory.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", [IDENTITY_HEADER]: identity },
+      body: JSON.stringify({ query: ADJUST, variables: { id: product.id } }),
+    });
+    expect((await json(direct)).errors).toBeUndefined();
+    const after = await read(stack.gatewayUrl, PRODUCT, { id: product.id });
+    expect(after.headers.get("x-cache")).toBe("MISS");
+    expect(after.body.data!.product.inventory.onHand).toBe(8);
+  });
+
+  it("a new subcategory purges cached responses showing its parent's children", async () => {
+    const { leaf } = await stockedProduct();
+    const query = `query ($id: ID!) { category(id: $id) { id name children { name } } }`;
+    expect((await read(stack.gatewayUrl, query, { id: leaf.id })).body.data!.category.children).toEqual([]);
+    expect((await read(stack.gatewayUrl, query, { id: leaf.id })).headers.get("x-cache")).toBe("HIT");
+    const name = `Sub ${token()}`;
+    const created = await gql(
+      stack.gatewayUrl,
+      `mutation ($p: ID!, $n: String!) { createCategory(input: { name: $n, parentId: $p }) { id } }`,
+      { p: leaf.id, n: name },
+      bearer(ADMIN_USER),
+    );
+    expect(created.body.errors).toBeUndefined();
+    expect((await read(stack.gatewayUrl, query, { id: leaf.id })).body.data!.category.children).toEqual([{ name }]);
+  });
+
+  it("a new product purges product listings; a product shown without its id is purged by any product change", async () => {
+    const { product, leaf } = await stockedProduct();
+    const listing = `query ($c: ID) { products(first: 5, filter: { categoryId: $c }) { totalCount } }`;
+    expect((await read(stack.gatewayUrl, listing, { c: leaf.id })).body.data!.products.totalCount).toBe(1);
+    await read(stack.gatewayUrl, listing, { c: leaf.id });
+    const noId = `query ($id: ID!) { product(id: $id) { name } }`;
+    await read(stack.gatewayUrl, noId, { id: product.id });
+    expect((await read(stack.gatewayUrl, noId, { id: product.id })).headers.get("x-cache")).toBe("HIT");
+
+    const create = await gql(
+      stack.gatewayUrl,
+      `mutation ($c: ID!, $sku: String!) { createProduct(input: { sku: $sku, name: "Second", price: { amount: "1.00", currency: "USD" }, weightGrams: 10, categoryId: $c }) { id } }`,
+      { c: leaf.id, sku: `sku-${token()}` },
+      bearer(ADMIN_USER),
+    );
+    expect(create.body.errors).toBeUndefined();
+    expect((await read(stack.gatewayUrl, listing, { c: leaf.id })).body.data!.products.totalCount).toBe(2);
+
+    await gql(stack.gatewayUrl, `mutation ($id: ID!) { updateProduct(id: $id, input: { name: "Renamed" }) { id } }`, { id: product.id }, bearer(ADMIN_USER));
+    const renamed = await read(stack.gatewayUrl, noId, { id: product.id });
+    expect(renamed.headers.get("x-cache")).toBe("MISS");
+    expect(renamed.body.data!.product.name).toBe("Renamed");
+  });
+
+  it("a response that raced with a change is not stored with the old data", async () => {
+    const { product } = await stockedProduct();
+    const store = stack.gateway.responseCache;
+    // What the plugin does: look up (taking the sequence), execute, store. A purge in between wins.
+    const { seq } = await store.lookup([`race-${randomUUID()}`]);
+    await store.invalidate([`Product:${product.id}`]);
+    const entry = { body: "{}", scope: "PUBLIC" as const, maxAge: 60, storedAt: Date.now() };
+    expect(await store.store(`race-${randomUUID()}`, entry, [`Product:${product.id}`], seq)).toBe(false);
+    const { seq: now } = await store.lookup([`race-${randomUUID()}`]);
+    expect(await store.store(`race-${randomUUID()}`, entry, [`Product:${product.id}`], now)).toBe(true);
+  });
+});
+
+describe("query plans in Redis", () => {
+  it("are stored under the supergraph's hash, and another gateway uses them instead of planning", async () => {
+    const query = `query Plan${token()} { categories { id name } }`;
+    await read(stack.gatewayUrl, query, {});
+    const plans = await redis.keys(`${stack.redisPrefix}qp:*`);
+    expect(plans.length).toBeGreaterThan(0);
+    expect(plans.every((key) => /qp:[0-9a-f]{16}:/.test(key))).toBe(true);
+
+    const other = await startExtraGateway(stack, {
+      REDIS_URL: stack.redisUrl,
+      REDIS_KEY_PREFIX: stack.redisPrefix,
+      RESPONSE_CACHE_ENABLED: "false",
+    });
+    try {
+      const response = await read(other.url, query, {});
+      expect(response.body.errors).toBeUndefined();
+      expect(other.gateway.planCacheStats).toMatchObject({ shared: 1, planned: 0 });
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe("APQ", () => {
+  it("a hash that does not match its query is rejected and never stored", async () => {
+    const query = `{ categories { id } }`;
+    const wrong = "0".repeat(64);
+    const response = await fetch(`${stack.gatewayUrl}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query, extensions: { persistedQuery: { version: 1, sha256Hash: wrong } } }),
+    });
+    expect(response.status).toBe(400);
+    expect((await json(response)).errors[0].extensions.code).toBe("BAD_REQUEST");
+    expect(await redis.keys(`${stack.redisPrefix}apq:${wrong}`)).toEqual([]);
+  });
+});

@@ -7,6 +7,7 @@ import {
   createLogger,
   createRedisClient,
   demoSeedAllowed,
+  redisConnected,
   memoryResponseCacheStore,
   redisResponseCacheStore,
   listen,
@@ -60,6 +61,7 @@ const responseCache = invalidationRedis
   ? redisResponseCacheStore(invalidationRedis, { logger })
   : memoryResponseCacheStore();
 const cache = cacheInvalidator(responseCache, logger);
+if (invalidationRedis) await redisConnected(invalidationRedis, 2_000);
 const subgraphs: StartedSubgraph<PrismaLike>[] = [];
 // Filled once every subgraph listens; subgraphs only look a peer up while serving a request.
 const peerUrls = new Map<string, string>();

@@ -96,6 +96,18 @@ describe("npm start with no database configured", () => {
       expect(cross.body.errors).toBeUndefined();
       expect(cross.body.data!.products.edges).toHaveLength(3);
       firstAnswer = cross.body.data;
+
+      // The in-process response cache: a repeat is a HIT; a stock change purges it at once.
+      const product = `{ productBySku(sku: "SKU-00042") { id inventory { onHand } } }`;
+      const before = await gql(first.url, product);
+      expect((await gql(first.url, product)).headers.get("x-cache")).toBe("HIT");
+      const adjust = `mutation ($id: ID!, $d: Int!) { adjustStock(productId: $id, delta: $d, reason: CORRECTION) { id } }`;
+      const id = before.body.data!.productBySku.id as string;
+      expect((await gql(first.url, adjust, { id, d: 1 }, admin)).body.errors).toBeUndefined();
+      const after = await gql(first.url, product);
+      expect(after.headers.get("x-cache")).toBe("MISS");
+      expect(after.body.data!.productBySku.inventory.onHand).toBe(before.body.data!.productBySku.inventory.onHand + 1);
+      expect((await gql(first.url, adjust, { id, d: -1 }, admin)).body.errors).toBeUndefined();
     } finally {
       expect(await stop(first.child)).toBe(0);
     }

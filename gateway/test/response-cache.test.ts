@@ -4,6 +4,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_USER, bearer, TEST_AUTH_ENV } from "../../test/support/auth.ts";
 import { createCategoryTree, createProduct, createUser, token } from "../../test/support/fixtures.ts";
+import { startOwnRedis } from "../../test/support/redis-server.ts";
 import { countStatements, gql, json, startExtraGateway, startStack, type Stack } from "../../test/support/stack.ts";
 
 let stack: Stack;
@@ -270,5 +271,51 @@ describe("APQ", () => {
     expect(response.status).toBe(400);
     expect((await json(response)).errors[0].extensions.code).toBe("BAD_REQUEST");
     expect(await redis.keys(`${stack.redisPrefix}apq:${wrong}`)).toEqual([]);
+  });
+});
+
+describe("Redis trouble is a cache miss, not an outage", () => {
+  it("with its Redis hung, then stopped, the gateway answers correctly; caching resumes when Redis is back", async () => {
+    const own = await startOwnRedis();
+    const gateway = await startExtraGateway(stack, { REDIS_URL: own.url, REDIS_KEY_PREFIX: "outage:" });
+    const { product } = await stockedProduct("7.00");
+    const expected = { product: { id: product.id, name: product.name, price: { amount: "7.00" }, inStock: true, inventory: { onHand: 5 } } };
+    try {
+      await read(gateway.url, PRODUCT, { id: product.id });
+      expect((await read(gateway.url, PRODUCT, { id: product.id })).headers.get("x-cache")).toBe("HIT");
+
+      // Hung: every Redis call times out (250 ms); requests are served uncached, without errors.
+      own.pause();
+      for (let i = 0; i < 3; i++) {
+        const response = await read(gateway.url, PRODUCT, { id: product.id });
+        expect(response.status).toBe(200);
+        expect(response.body).toEqual({ data: expected });
+        expect(response.headers.get("x-cache")).toBe("BYPASS");
+      }
+
+      // Down: connections refused; the same.
+      await own.stop();
+      const down = await read(gateway.url, PRODUCT, { id: product.id });
+      expect(down.body).toEqual({ data: expected });
+      expect(down.headers.get("x-cache")).toBe("BYPASS");
+      const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+      expect(metrics).toMatch(/gateway_redis_errors_total\{operation="response-cache-lookup"\} [1-9]/);
+      expect(metrics).toMatch(/gateway_rate_limit_fail_open_total [1-9]/);
+
+      // Back (empty): the client reconnects by itself and caching resumes.
+      await own.start();
+      let outcome: string | null = null;
+      for (let attempt = 0; attempt < 60 && outcome !== "HIT"; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        const response = await read(gateway.url, PRODUCT, { id: product.id });
+        expect(response.body).toEqual({ data: expected });
+        outcome = response.headers.get("x-cache");
+      }
+      expect(outcome).toBe("HIT");
+    } finally {
+      own.resume();
+      await gateway.close();
+      await own.stop();
+    }
   });
 });

@@ -6,6 +6,7 @@ import {
   listen,
   loadAuthConfig,
   openPostgres,
+  redisConnected,
   redisResponseCacheStore,
   startSubgraph,
   subgraphAuth,
@@ -80,6 +81,7 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
   const redisPrefix = env.REDIS_KEY_PREFIX ?? `${inject("redisPrefix")}${randomUUID().slice(0, 8)}:`;
   const redisUrl = env.REDIS_URL ?? inject("redisUrl");
   const subgraphRedis = createRedisClient(redisUrl, { keyPrefix: redisPrefix, logger, commandTimeoutMs: 1_000 });
+  await redisConnected(subgraphRedis, 2_000);
   const cache = cacheInvalidator(redisResponseCacheStore(subgraphRedis, { logger }), logger);
   const [users, products, orders, inventory] = await Promise.all([
     startTestSubgraph(usersSubgraph, { peers, auth, cache }),

@@ -5,7 +5,7 @@ import { openSubgraphDatabase, startSubgraph, subgraphAuth, type PrismaLike, typ
 import { booleanFlag, logLevel, parseEnv, port } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { REPO_ROOT } from "./paths.ts";
-import { createRedisClient } from "./redis.ts";
+import { createRedisClient, redisConnected } from "./redis.ts";
 import { cacheInvalidator } from "./response-cache/invalidator.ts";
 import { redisResponseCacheStore } from "./response-cache/store.ts";
 import { DEFAULT_SUBGRAPH_PORTS } from "./database-url.ts";
@@ -61,6 +61,8 @@ export async function runSubgraphMain<P extends PrismaLike>(module: SubgraphModu
     ? createRedisClient(config.REDIS_URL, { keyPrefix: config.REDIS_KEY_PREFIX, logger, commandTimeoutMs: 1_000 })
     : undefined;
   try {
+    // Connected before the first write, so its purge does not depend on a retry.
+    if (redis && !(await redisConnected(redis, 2_000))) logger.warn("redis not connected at start; purges will retry");
     const db = await openSubgraphDatabase(module.name, { env: process.env, dataDir: config.DATA_DIR });
     const server = await startSubgraph(module, {
       db,

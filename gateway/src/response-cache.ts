@@ -102,12 +102,16 @@ export function responseCachePlugin(options: {
           };
         },
 
-        async willSendResponse({ response, overallCachePolicy, document, operation, request, schema }) {
+        async willSendResponse({ response, overallCachePolicy, document, operation, request, schema, contextValue }) {
           response.http.headers.set("x-cache", outcome);
           metrics.responseCache.inc({ result: outcome });
+          const policy = overallCachePolicy.policyIfCacheable();
+          // Our cache keeps audiences apart; a CDN keys by URL alone and may store `public`
+          // answers to requests that carried a token. So those are `private` over HTTP (Apollo's
+          // cache-control plugin writes the header from this policy after this hook).
+          if (contextValue.viewer) overallCachePolicy.restrict({ scope: "PRIVATE" });
           if (outcome !== "MISS" || !keys || !document || !operation || response.body.kind !== "single") return;
           const result = response.body.singleResult;
-          const policy = overallCachePolicy.policyIfCacheable();
           if (!policy || result.errors || !result.data) return;
           const key = policy.scope === "PRIVATE" ? keys.private : keys.public;
           if (!key) return;

@@ -91,7 +91,10 @@ describe("response cache", () => {
     const { product } = await stockedProduct();
     const customer = await createUser(stack.prisma.users);
     await read(stack.gatewayUrl, PRODUCT, { id: product.id });
-    expect((await read(stack.gatewayUrl, PRODUCT, { id: product.id }, bearer(customer))).headers.get("x-cache")).toBe("MISS");
+    const asCustomer = await read(stack.gatewayUrl, PRODUCT, { id: product.id }, bearer(customer));
+    expect(asCustomer.headers.get("x-cache")).toBe("MISS");
+    // Public data, but the request carried a token: shared HTTP caches must not keep it.
+    expect(asCustomer.headers.get("cache-control")).toBe("max-age=30, private");
     expect((await read(stack.gatewayUrl, PRODUCT, { id: product.id }, bearer(ADMIN_USER))).headers.get("x-cache")).toBe("MISS");
     const other = await createUser(stack.prisma.users);
     expect((await read(stack.gatewayUrl, PRODUCT, { id: product.id }, bearer(other))).headers.get("x-cache")).toBe("HIT");

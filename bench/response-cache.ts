@@ -15,12 +15,15 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { REPO_ROOT } from "@catalog/common";
 import autocannon from "autocannon";
+import { Redis } from "ioredis";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const QUERY = `{ products(first: 20, sort: NEWEST) { edges { node { id name price { amount currency } inStock
   reviewSummary { count averageRating } category { name } } } pageInfo { hasNextPage endCursor } } }`;
 const print = (line: string) => process.stdout.write(`${line}\n`);
+
+const PREFIX = `bench-${process.pid}`;
 
 async function startSystem(dataDir: string, cacheEnabled: boolean): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "scripts/start.ts")], {
@@ -33,7 +36,8 @@ async function startSystem(dataDir: string, cacheEnabled: boolean): Promise<{ ch
       LOG_LEVEL: "error",
       RATE_LIMIT_ENABLED: "false",
       RESPONSE_CACHE_ENABLED: String(cacheEnabled),
-      REDIS_KEY_PREFIX: `bench-${process.pid}:`,
+      // Each phase its own keys: the cached phase must not start with the other's plans.
+      REDIS_KEY_PREFIX: `${PREFIX}-${cacheEnabled ? "cached" : "uncached"}:`,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -106,4 +110,10 @@ try {
   if (uncached.errors || cached.errors || cached.cacheHeader !== "HIT") process.exitCode = 1;
 } finally {
   await rm(dataDir, { recursive: true, force: true });
+  if (process.env.REDIS_URL) {
+    const redis = new Redis(process.env.REDIS_URL);
+    const keys = await redis.keys(`${PREFIX}-*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  }
 }

@@ -4,6 +4,7 @@ import {
   GraphQLSkipDirective,
   Kind,
   parse,
+  valueFromASTUntyped,
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
@@ -96,8 +97,13 @@ function visit(walk: Walk, type: GraphQLNamedType, fieldNodes: readonly FieldNod
   }
   if (typeof value !== "object") return;
   const object = value as Record<string, unknown>;
-  // An abstract field's objects carry their runtime type when the query asked for it.
-  const runtime = typeof object.__typename === "string" ? walk.schema.getType(object.__typename) : undefined;
+  // An abstract field's objects carry their runtime type when the query asked for it, under the
+  // response key of a real `__typename` selection (an alias named `__typename` is not one).
+  const typenameKey = fieldNodes
+    .flatMap((node) => node.selectionSet?.selections ?? [])
+    .find((selection): selection is FieldNode => selection.kind === Kind.FIELD && selection.name.value === "__typename");
+  const typename = typenameKey ? object[typenameKey.alias?.value ?? "__typename"] : undefined;
+  const runtime = typeof typename === "string" ? walk.schema.getType(typename) : undefined;
   const concrete = isObjectType(runtime) ? runtime : isObjectType(type) ? type : undefined;
   if (!concrete) {
     // Unknown runtime type: the object may be any entity the abstract type allows.
@@ -139,7 +145,14 @@ export function responseTags(args: {
   if (!root) return [];
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of args.document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  const walk: Walk = { schema: args.schema, fragments, variables: args.variables, entities: args.entities, tags: new Set() };
+  // The variables as execution saw them, defaults filled in, for @skip/@include. (graphql's own
+  // coercion cannot be used: the gateway's schema comes from another copy of graphql.)
+  const variables: Record<string, unknown> = { ...args.variables };
+  for (const definition of args.operation.variableDefinitions ?? []) {
+    const name = definition.variable.name.value;
+    if (variables[name] === undefined && definition.defaultValue) variables[name] = valueFromASTUntyped(definition.defaultValue);
+  }
+  const walk: Walk = { schema: args.schema, fragments, variables, entities: args.entities, tags: new Set() };
   const fields = collectFields(walk, root, args.operation.selectionSet);
   const definitions = root.getFields();
   for (const [key, nodes] of fields) {

@@ -1,5 +1,5 @@
 import { InMemoryLRUCache, type KeyValueCache, type KeyValueCacheSetOptions } from "@apollo/utils.keyvaluecache";
-import { createRedisClient, redisConnected, type Logger } from "@catalog/common";
+import { breakerFor, createRedisClient, redisConnected, type Logger } from "@catalog/common";
 import type { Redis } from "ioredis";
 
 const DEFAULT_TTL_SECONDS = 300;
@@ -40,6 +40,7 @@ export function createCache(options: {
     };
   }
   const redis = createRedisClient(options.redisUrl, { keyPrefix: options.keyPrefix, logger: options.logger });
+  const breaker = breakerFor(redis);
   const miss = (operation: string) => (error: unknown) => {
     options.onError?.(operation);
     options.logger.debug({ err: error, operation }, "redis command failed; treated as a miss");
@@ -47,16 +48,16 @@ export function createCache(options: {
   };
   const cache: KeyValueCache<string> = {
     async get(key) {
-      const value = await redis.get(key).catch(miss("get"));
+      const value = await breaker.run(() => redis.get(key)).catch(miss("get"));
       return value ?? undefined;
     },
     async set(key, value, setOptions?: KeyValueCacheSetOptions) {
       // Every key expires: nothing in this cache lives forever.
       const ttl = setOptions?.ttl && setOptions.ttl > 0 ? Math.ceil(setOptions.ttl) : DEFAULT_TTL_SECONDS;
-      await redis.set(key, value, "EX", ttl).catch(miss("set"));
+      await breaker.run(() => redis.set(key, value, "EX", ttl)).catch(miss("set"));
     },
     async delete(key) {
-      await redis.del(key).catch(miss("del"));
+      await breaker.run(() => redis.del(key)).catch(miss("del"));
       return true;
     },
   };

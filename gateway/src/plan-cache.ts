@@ -47,7 +47,8 @@ export function queryPlanCache(options: { shared: KeyValueCache<string> | undefi
       async set(key, plan) {
         stats.planned += 1;
         await local.set(key, plan);
-        await options.shared?.set(sharedKey(key), JSON.stringify(plan), { ttl: PLAN_TTL_SECONDS });
+        // Not awaited: sharing a plan must never delay the request that made it.
+        void options.shared?.set(sharedKey(key), JSON.stringify(plan), { ttl: PLAN_TTL_SECONDS });
       },
       async delete(key) {
         await local.delete(key);

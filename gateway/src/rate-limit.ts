@@ -1,4 +1,4 @@
-import type { Logger } from "@catalog/common";
+import { breakerFor, type Logger } from "@catalog/common";
 import type { Request, RequestHandler, Response } from "express";
 import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
@@ -116,7 +116,9 @@ export function createRateLimiter(options: {
     // would ever make it connect; ioredis itself connects on the first command in that state.
     if (redis?.status === "wait") redis.connect().catch(() => {});
     try {
-      const res = await withDeadline(limiter.consume(`${caller.kind}:${caller.id}`), DECISION_DEADLINE_MS);
+      const decide = () => withDeadline(limiter.consume(`${caller.kind}:${caller.id}`), DECISION_DEADLINE_MS);
+      // The client's breaker: while Redis is failing, fail open at once instead of per-request timeouts.
+      const res = redis ? await breakerFor(redis).run(decide, (error) => !(error instanceof RateLimiterRes)) : await decide();
       return {
         allowed: true,
         limit: limiter.points,

@@ -57,19 +57,29 @@ function audience(viewer: Viewer | null): string {
 export function responseCachePlugin(options: {
   store: ResponseCacheStore;
   entities: Set<string>;
+  /** Part of every key: a new supergraph (new hints, new rules) never serves old entries. */
+  supergraphSdl: string;
   metrics: GatewayMetrics;
   logger: Logger;
 }): ApolloServerPlugin<GatewayContext> {
   const { store, entities, metrics, logger } = options;
+  const generation = `v1:${createHash("sha256").update(options.supergraphSdl).digest("hex").slice(0, 16)}`;
   return {
     async requestDidStart() {
-      let outcome: CacheOutcome = "BYPASS";
+      // Unset until an operation is resolved: parse or validation failures are no cache outcome.
+      let outcome: CacheOutcome | undefined;
       let keys: { public: string; private: string | undefined } | undefined;
       let sinceSeq = 0;
       return {
         async responseForOperation({ operation, document, request, contextValue, overallCachePolicy }) {
-          if (operation.operation !== "query") return null;
+          if (operation.operation !== "query") {
+            outcome = "BYPASS";
+            return null;
+          }
+          outcome = "BYPASS";
           const base = createHash("sha256")
+            .update(generation)
+            .update("\0")
             .update(documentHash(document))
             .update("\0")
             .update(request.operationName ?? "")
@@ -77,7 +87,11 @@ export function responseCachePlugin(options: {
             .update(stableJson(request.variables ?? {}))
             .digest("hex");
           const viewer = contextValue.viewer;
-          keys = { public: `pub:${audience(viewer)}:${base}`, private: viewer ? `priv:${viewer.userId}:${base}` : undefined };
+          // A private entry also carries the audience: a user whose roles change gets a fresh one.
+          keys = {
+            public: `pub:${audience(viewer)}:${base}`,
+            private: viewer ? `priv:${viewer.userId}:${audience(viewer)}:${base}` : undefined,
+          };
           let lookup;
           try {
             lookup = await store.lookup(keys.private ? [keys.private, keys.public] : [keys.public]);
@@ -88,21 +102,29 @@ export function responseCachePlugin(options: {
           }
           sinceSeq = lookup.seq;
           const hit = lookup.hit;
-          const ageSeconds = hit ? Math.floor((Date.now() - hit.entry.storedAt) / 1000) : 0;
-          if (!hit || ageSeconds >= hit.entry.maxAge) {
+          let body: Record<string, unknown> | undefined;
+          try {
+            body = hit && hit.ageSeconds < hit.entry.maxAge ? (JSON.parse(hit.entry.body) as Record<string, unknown>) : undefined;
+          } catch {
+            body = undefined;
+          }
+          if (!hit || !body) {
             outcome = "MISS";
             return null;
           }
           outcome = "HIT";
-          // Apollo's cache-control plugin writes the header from this policy: what is left of it.
-          overallCachePolicy.replace({ maxAge: hit.entry.maxAge - ageSeconds, scope: hit.entry.scope });
+          // As HTTP caches expect: the entry's max-age, and Age for the time it has spent cached
+          // (measured by Redis' TTL, not by a host clock). Apollo's cache-control plugin writes
+          // the header from this policy.
+          overallCachePolicy.replace({ maxAge: hit.entry.maxAge, scope: hit.entry.scope });
           return {
-            http: { status: undefined, headers: new HeaderMap([["age", String(ageSeconds)]]) },
-            body: { kind: "single", singleResult: JSON.parse(hit.entry.body) as Record<string, unknown> },
+            http: { status: undefined, headers: new HeaderMap([["age", String(hit.ageSeconds)]]) },
+            body: { kind: "single", singleResult: body },
           };
         },
 
         async willSendResponse({ response, overallCachePolicy, document, operation, request, schema, contextValue }) {
+          if (!outcome) return;
           response.http.headers.set("x-cache", outcome);
           metrics.responseCache.inc({ result: outcome });
           const policy = overallCachePolicy.policyIfCacheable();
@@ -115,14 +137,14 @@ export function responseCachePlugin(options: {
           if (!policy || result.errors || !result.data) return;
           const key = policy.scope === "PRIVATE" ? keys.private : keys.public;
           if (!key) return;
-          const tags = responseTags({
-            schema,
-            document,
-            operation,
-            variables: request.variables ?? {},
-            data: result.data,
-            entities,
-          });
+          let tags: string[];
+          try {
+            tags = responseTags({ schema, document, operation, variables: request.variables ?? {}, data: result.data, entities });
+          } catch (error) {
+            // A response we cannot tag could not be purged: it is sent, not stored.
+            logger.error({ err: error }, "could not tag a response; not caching it");
+            return;
+          }
           try {
             const entry = { body: JSON.stringify({ data: result.data }), scope: policy.scope, maxAge: policy.maxAge, storedAt: Date.now() };
             await store.store(key, entry, tags, sinceSeq);

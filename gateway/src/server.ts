@@ -164,7 +164,15 @@ export async function buildGateway(
       }),
       signInLimitPlugin(signInLimiter, rejected),
       ...(config.responseCacheEnabled
-        ? [responseCachePlugin({ store: responseCache, entities: entityTypesOf(supergraph.sdl), metrics, logger })]
+        ? [
+            responseCachePlugin({
+              store: responseCache,
+              entities: entityTypesOf(supergraph.sdl),
+              supergraphSdl: supergraph.sdl,
+              metrics,
+              logger,
+            }),
+          ]
         : []),
       errorMaskingPlugin<GatewayContext>(logger),
     ],

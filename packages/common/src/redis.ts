@@ -40,3 +40,59 @@ export function redisConnected(redis: Redis, timeoutMs: number): Promise<boolean
     redis.once("ready", onReady);
   });
 }
+
+/** Thrown instead of calling Redis while the breaker is open. */
+export class RedisUnavailableError extends Error {
+  constructor() {
+    super("redis is unavailable (circuit open)");
+    this.name = "RedisUnavailableError";
+  }
+}
+
+export interface RedisBreaker {
+  /**
+   * Runs `command` unless Redis has just failed repeatedly, in which case it throws at once.
+   * `isFailure` says which rejections count (a rate limiter's "over the limit" does not).
+   */
+  run<T>(command: () => Promise<T>, isFailure?: (error: unknown) => boolean): Promise<T>;
+  isOpen(): boolean;
+}
+
+const FAILURES_TO_OPEN = 3;
+const OPEN_MS = 5_000;
+const breakers = new WeakMap<Redis, RedisBreaker>();
+
+/**
+ * One circuit breaker per client, shared by everything that uses it. A hung Redis costs a
+ * command timeout per call; after three failures in a row every caller skips Redis for 5 s
+ * (cache miss, rate limit open) instead of each request waiting out its own timeouts and
+ * commands piling up on the connection. Then one call tries again.
+ */
+export function breakerFor(redis: Redis): RedisBreaker {
+  let breaker = breakers.get(redis);
+  if (breaker) return breaker;
+  let failures = 0;
+  let openUntil = 0;
+  breaker = {
+    isOpen: () => Date.now() < openUntil,
+    async run(command, isFailure = () => true) {
+      if (Date.now() < openUntil) throw new RedisUnavailableError();
+      try {
+        const result = await command();
+        failures = 0;
+        return result;
+      } catch (error) {
+        if (isFailure(error)) {
+          failures += 1;
+          if (failures >= FAILURES_TO_OPEN) {
+            openUntil = Date.now() + OPEN_MS;
+            failures = 0;
+          }
+        }
+        throw error;
+      }
+    },
+  };
+  breakers.set(redis, breaker);
+  return breaker;
+}

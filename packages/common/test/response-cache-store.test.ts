@@ -45,6 +45,19 @@ describe.each(stores)("the %s response cache store", (_kind, make) => {
     expect((await store.lookup(["b"])).hit?.key).toBe("b");
   });
 
+  it("refuses to store when the sequence went backwards (the store lost its data meanwhile)", async () => {
+    const store = await make();
+    expect(await store.store("z", entry(), ["T"], 1_000_000)).toBe(false);
+  });
+
+  it("keeps tag sets to live entries", async () => {
+    const store = await make();
+    for (let i = 0; i < 5; i++) await store.store(`short-${i}`, entry(1), ["Query.product"], (await store.lookup([])).seq);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await store.store("live", entry(60), ["Query.product"], (await store.lookup([])).seq);
+    expect(await store.invalidate(["Query.product"])).toBe(1);
+  });
+
   it("refuses to store what an invalidation overtook, and accepts it again afterwards", async () => {
     const store = await make();
     const { seq } = await store.lookup(["x"]);
@@ -67,13 +80,26 @@ describe.each(stores)("the %s response cache store", (_kind, make) => {
     const store = await make();
     const seen: string[][] = [];
     store.onInvalidate((tags) => seen.push(tags));
-    // The Redis listener subscribes on its own connection; give it a moment.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    await cacheInvalidator(store, logger).invalidate(["Product:5"]);
-    for (let i = 0; i < 20 && seen.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(seen).toEqual([["Product:5", "Product"]]);
+    // The Redis listener subscribes on its own connection: purge until it has heard one.
+    for (let i = 0; i < 40 && seen.length === 0; i++) {
+      await cacheInvalidator(store, logger).invalidate(["Product:5"]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(seen[0]).toEqual(["Product:5", "Product"]);
     await store.close();
   });
+});
+
+it("Redis tag sets hold only live entries, however many have expired", async () => {
+  const prefix = `${inject("redisPrefix")}prune-${randomUUID()}:`;
+  const client = createRedisClient(inject("redisUrl"), { keyPrefix: prefix, logger, commandTimeoutMs: 1_000 });
+  clients.push(client);
+  await redisConnected(client, 2_000);
+  const store = redisResponseCacheStore(client, { logger });
+  for (let i = 0; i < 5; i++) await store.store(`short-${i}`, entry(1), ["Query.product"], (await store.lookup([])).seq);
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  await store.store("live", entry(60), ["Query.product"], (await store.lookup([])).seq);
+  expect(await client.zcard("rc:t:Query.product")).toBe(1);
 });
 
 it("a change to one entity also purges responses that showed its type without ids", () => {

@@ -1,5 +1,6 @@
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Logger } from "../logger.ts";
+import { breakerFor } from "../redis.ts";
 
 /** A cached GraphQL response and the policy it was stored under. */
 export interface CachedResponse {
@@ -12,8 +13,8 @@ export interface CachedResponse {
 }
 
 export interface Lookup {
-  /** The first key (in the order given) that holds an entry. */
-  hit: { key: string; entry: CachedResponse } | undefined;
+  /** The first key (in the order given) that holds an entry, and how long it has been stored. */
+  hit: { key: string; entry: CachedResponse; ageSeconds: number } | undefined;
   /** The invalidation sequence when the lookup ran: a later store is refused if a tag moved past it. */
   seq: number;
 }
@@ -23,12 +24,16 @@ export interface Lookup {
  * implementation of the layout and of its race rule is shared by both sides:
  *
  * - entries live under `rc:e:<key>` with a TTL of their maxAge;
- * - each tag (`Product:<id>`, `Product`, `Query.products`) has a set `rc:t:<tag>` of the entries
- *   that contain it, and `rc:i:<tag>`, the sequence number of its last invalidation;
+ * - each tag (`Product:<id>`, `Product`, `Query.products`) has a sorted set `rc:t:<tag>` of the
+ *   entries that contain it, scored by their expiry, pruned of expired ones on every store;
+ * - `rc:i:<tag>` holds the sequence number of the tag's last invalidation;
  * - `invalidate` bumps the global sequence `rc:seq`, stamps each tag with it and deletes every
  *   entry in the tags' sets;
  * - `store` refuses to write an entry when any of its tags was invalidated after the lookup that
- *   preceded the execution (the response may hold data read before the change).
+ *   preceded the execution (the response may hold data read before the change), or when the
+ *   sequence went backwards (Redis lost its data meanwhile).
+ *
+ * Ages come from Redis' own TTLs, never from the clocks of the hosts that stored the entries.
  */
 export interface ResponseCacheStore {
   kind: "redis" | "memory";
@@ -60,28 +65,45 @@ export function expandTags(tags: readonly string[]): string[] {
   return [...all];
 }
 
+const ttlOf = (entry: CachedResponse) => Math.max(1, Math.min(entry.maxAge, MAX_ENTRY_TTL_SECONDS));
+
+// KEYS: entry keys..., rc:seq. Returns the first hit's index (0: none), value and PTTL, and the sequence.
+const LOOKUP_SCRIPT = `
+local seq = redis.call('GET', KEYS[#KEYS]) or '0'
+for i = 1, #KEYS - 1 do
+  local value = redis.call('GET', KEYS[i])
+  if value then return {i, value, redis.call('PTTL', KEYS[i]), seq} end
+end
+return {0, false, 0, seq}`;
+
+// KEYS: entry, tag sets..., tag stamps..., rc:seq. ARGV: value, ttl, since, n.
 const STORE_SCRIPT = `
 local n = tonumber(ARGV[4])
 local since = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[2])
+if tonumber(redis.call('GET', KEYS[2 + 2 * n]) or '0') < since then return 0 end
 for i = 1, n do
   local stamped = redis.call('GET', KEYS[1 + n + i])
   if stamped and tonumber(stamped) > since then return 0 end
 end
+local now = redis.call('TIME')
+local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
 for i = 1, n do
-  redis.call('SADD', KEYS[1 + i], KEYS[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[1 + i], '-inf', nowMs)
+  redis.call('ZADD', KEYS[1 + i], nowMs + ttl * 1000, KEYS[1])
   if redis.call('TTL', KEYS[1 + i]) < ttl then redis.call('EXPIRE', KEYS[1 + i], ttl) end
 end
 return 1`;
 
+// KEYS: rc:seq, tag sets..., tag stamps..., channel. ARGV: n, stamp TTL, message.
 const INVALIDATE_SCRIPT = `
 local n = tonumber(ARGV[1])
 local seq = redis.call('INCR', KEYS[1])
 local purged = 0
 for i = 1, n do
   redis.call('SET', KEYS[1 + n + i], seq, 'EX', tonumber(ARGV[2]))
-  for _, entry in ipairs(redis.call('SMEMBERS', KEYS[1 + i])) do
+  for _, entry in ipairs(redis.call('ZRANGE', KEYS[1 + i], 0, -1)) do
     purged = purged + redis.call('DEL', entry)
   end
   redis.call('DEL', KEYS[1 + i])
@@ -89,10 +111,11 @@ end
 redis.call('PUBLISH', KEYS[2 + 2 * n], ARGV[3])
 return purged`;
 
-const parseEntry = (raw: string | null | undefined): CachedResponse | undefined => {
-  if (!raw) return undefined;
+const parseEntry = (raw: unknown): CachedResponse | undefined => {
+  if (typeof raw !== "string") return undefined;
   try {
-    return JSON.parse(raw) as CachedResponse;
+    const entry = JSON.parse(raw) as CachedResponse;
+    return typeof entry.body === "string" && typeof entry.maxAge === "number" ? entry : undefined;
   } catch {
     return undefined;
   }
@@ -100,62 +123,71 @@ const parseEntry = (raw: string | null | undefined): CachedResponse | undefined 
 
 /**
  * Redis, shared by every gateway instance and every subgraph. `redis` must be a fast-failing
- * client (command timeout, no offline queue): callers treat a rejected promise as "no cache".
- * Pub/sub needs a connection of its own, opened from `subscribeUrl` only where someone listens.
+ * client (command timeout, no offline queue); every call also goes through the client's circuit
+ * breaker, so a hung Redis costs three timeouts, not one per request. Callers treat a rejected
+ * promise as "no cache".
  */
 export function redisResponseCacheStore(redis: Redis, options: { logger: Logger }): ResponseCacheStore {
   const listeners: ((tags: string[]) => void)[] = [];
+  const breaker = breakerFor(redis);
   let subscriber: Redis | undefined;
   return {
     kind: "redis",
     async lookup(keys) {
-      const values = await redis.mget(...keys.map((key) => `rc:e:${key}`), "rc:seq");
-      const seq = Number(values[values.length - 1] ?? 0);
-      for (let i = 0; i < keys.length; i++) {
-        const entry = parseEntry(values[i]);
-        if (entry) return { hit: { key: keys[i]!, entry }, seq };
-      }
-      return { hit: undefined, seq };
+      const [index, value, pttl, seq] = (await breaker.run(() =>
+        redis.eval(LOOKUP_SCRIPT, keys.length + 1, ...keys.map((key) => `rc:e:${key}`), "rc:seq"),
+      )) as [number, string | null, number, string];
+      const entry = index > 0 ? parseEntry(value) : undefined;
+      const hit = entry
+        ? { key: keys[index - 1]!, entry, ageSeconds: Math.max(0, ttlOf(entry) - Math.ceil(Number(pttl) / 1000)) }
+        : undefined;
+      return { hit, seq: Number(seq) };
     },
     async store(key, entry, tags, sinceSeq) {
-      const ttl = Math.max(1, Math.min(entry.maxAge, MAX_ENTRY_TTL_SECONDS));
-      const written = await redis.eval(
-        STORE_SCRIPT,
-        1 + 2 * tags.length,
-        `rc:e:${key}`,
-        ...tags.map((tag) => `rc:t:${tag}`),
-        ...tags.map((tag) => `rc:i:${tag}`),
-        JSON.stringify(entry),
-        String(ttl),
-        String(sinceSeq),
-        String(tags.length),
+      const written = await breaker.run(() =>
+        redis.eval(
+          STORE_SCRIPT,
+          2 + 2 * tags.length,
+          `rc:e:${key}`,
+          ...tags.map((tag) => `rc:t:${tag}`),
+          ...tags.map((tag) => `rc:i:${tag}`),
+          "rc:seq",
+          JSON.stringify(entry),
+          String(ttlOf(entry)),
+          String(sinceSeq),
+          String(tags.length),
+        ),
       );
       return written === 1;
     },
     async invalidate(tags) {
       if (tags.length === 0) return 0;
-      const purged = await redis.eval(
-        INVALIDATE_SCRIPT,
-        2 + 2 * tags.length,
-        "rc:seq",
-        ...tags.map((tag) => `rc:t:${tag}`),
-        ...tags.map((tag) => `rc:i:${tag}`),
-        CHANNEL,
-        String(tags.length),
-        String(MAX_ENTRY_TTL_SECONDS),
-        JSON.stringify(tags),
+      const purged = await breaker.run(() =>
+        redis.eval(
+          INVALIDATE_SCRIPT,
+          2 + 2 * tags.length,
+          "rc:seq",
+          ...tags.map((tag) => `rc:t:${tag}`),
+          ...tags.map((tag) => `rc:i:${tag}`),
+          CHANNEL,
+          String(tags.length),
+          String(MAX_ENTRY_TTL_SECONDS),
+          JSON.stringify(tags),
+        ),
       );
       return Number(purged);
     },
     onInvalidate(listener) {
       listeners.push(listener);
       if (subscriber) return;
-      // A subscribed connection can do nothing else, hence a duplicate; it reconnects (and
-      // resubscribes) by itself, and its errors are only logged: it feeds metrics, not purges.
-      subscriber = redis.duplicate({ enableOfflineQueue: true });
+      // A subscribed connection can do nothing else, hence a duplicate. It must not inherit the
+      // fast-fail options: SUBSCRIBE waits for the connection and is renewed on every reconnect.
+      subscriber = redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null });
       const prefix = redis.options.keyPrefix ?? "";
       subscriber.on("error", (error) => options.logger.debug({ err: error }, "invalidation subscriber error"));
-      subscriber.subscribe(`${prefix}${CHANNEL}`).catch(() => {});
+      subscriber.subscribe(`${prefix}${CHANNEL}`).catch((error: unknown) => {
+        options.logger.warn({ err: error }, "could not subscribe to cache invalidations");
+      });
       subscriber.on("message", (_channel, message) => {
         let tags: string[];
         try {
@@ -175,15 +207,26 @@ export function redisResponseCacheStore(redis: Redis, options: { logger: Logger 
 /** In-process, with the same semantics, for the embedded default (no REDIS_URL). */
 export function memoryResponseCacheStore(options: { maxEntries?: number } = {}): ResponseCacheStore {
   const maxEntries = options.maxEntries ?? 10_000;
-  const entries = new Map<string, { entry: CachedResponse; expiresAt: number }>();
+  const entries = new Map<string, { entry: CachedResponse; storedAt: number; expiresAt: number; tags: readonly string[] }>();
   const tagSets = new Map<string, Set<string>>();
   const stamps = new Map<string, number>();
   const listeners: ((tags: string[]) => void)[] = [];
   let seq = 0;
+  const remove = (key: string) => {
+    const found = entries.get(key);
+    if (!found) return false;
+    entries.delete(key);
+    for (const tag of found.tags) {
+      const set = tagSets.get(tag);
+      set?.delete(key);
+      if (set?.size === 0) tagSets.delete(tag);
+    }
+    return true;
+  };
   const live = (key: string) => {
     const found = entries.get(key);
     if (found && found.expiresAt <= Date.now()) {
-      entries.delete(key);
+      remove(key);
       return undefined;
     }
     return found;
@@ -193,20 +236,26 @@ export function memoryResponseCacheStore(options: { maxEntries?: number } = {}):
     async lookup(keys) {
       for (const key of keys) {
         const found = live(key);
-        if (found) return { hit: { key, entry: found.entry }, seq };
+        if (found) {
+          // Touch: the least recently used entry is the one evicted.
+          entries.delete(key);
+          entries.set(key, found);
+          const ageSeconds = Math.max(0, Math.floor((Date.now() - found.storedAt) / 1000));
+          return { hit: { key, entry: found.entry, ageSeconds }, seq };
+        }
       }
       return { hit: undefined, seq };
     },
     async store(key, entry, tags, sinceSeq) {
-      if (tags.some((tag) => (stamps.get(tag) ?? 0) > sinceSeq)) return false;
-      // Oldest first out: Map iteration follows insertion order.
+      if (seq < sinceSeq || tags.some((tag) => (stamps.get(tag) ?? 0) > sinceSeq)) return false;
+      remove(key);
       while (entries.size >= maxEntries) {
         const oldest = entries.keys().next().value;
         if (oldest === undefined) break;
-        entries.delete(oldest);
+        remove(oldest);
       }
-      const ttl = Math.max(1, Math.min(entry.maxAge, MAX_ENTRY_TTL_SECONDS));
-      entries.set(key, { entry, expiresAt: Date.now() + ttl * 1000 });
+      const now = Date.now();
+      entries.set(key, { entry, storedAt: now, expiresAt: now + ttlOf(entry) * 1000, tags: [...tags] });
       for (const tag of tags) {
         let set = tagSets.get(tag);
         if (!set) tagSets.set(tag, (set = new Set()));
@@ -219,7 +268,10 @@ export function memoryResponseCacheStore(options: { maxEntries?: number } = {}):
       let purged = 0;
       for (const tag of tags) {
         stamps.set(tag, seq);
-        for (const key of tagSets.get(tag) ?? []) if (entries.delete(key)) purged += 1;
+        for (const key of [...(tagSets.get(tag) ?? [])]) {
+          // Counted like Redis counts: an entry that had already expired is not a purge.
+          if (live(key) && remove(key)) purged += 1;
+        }
         tagSets.delete(tag);
       }
       for (const l of listeners) l([...tags]);

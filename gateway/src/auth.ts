@@ -58,8 +58,19 @@ function fail(res: Response, next: NextFunction, failure: AuthFailure): void {
   next();
 }
 
-/** The 401 for a request whose credentials `authenticate` refused. */
+/** The 401 for a request whose bearer token or API key was refused. */
 export const refuseInvalidCredentials: RequestHandler = (_req, res, next) => {
+  if (res.locals.apiKeyRefused === true) {
+    res.status(401).json({
+      errors: [
+        {
+          message: "The API key is invalid or revoked.",
+          extensions: { code: ErrorCode.UNAUTHENTICATED, requestId: res.locals.requestId as string },
+        },
+      ],
+    });
+    return;
+  }
   const failure = res.locals.authFailure as AuthFailure | undefined;
   if (!failure) return next();
   res

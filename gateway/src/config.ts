@@ -37,6 +37,8 @@ const schema = z.object({
   RATE_LIMIT_ANONYMOUS_POINTS: z.coerce.number().int().min(1).default(300),
   RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
   SIGNIN_RATE_LIMIT_POINTS: z.coerce.number().int().min(1).default(10),
+  PARTNER_MANIFEST_DIR: z.string().default(path.join(REPO_ROOT, "schema", "persisted", "manifests")),
+  PARTNER_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
   /** Express "trust proxy": unset trusts no proxy, so X-Forwarded-For cannot fake a client IP. */
   TRUST_PROXY: z.string().optional(),
   CORS_ORIGINS: z.string().optional(),
@@ -74,6 +76,10 @@ export interface GatewayConfig {
   /** Sign-in mutations per client IP per rate-limit window. */
   signInRateLimit: number;
   trustProxy: string | number | false;
+  /** Partners' persisted query manifests (`<partner>.json`), reloaded when they change. */
+  partnerManifestDir: string;
+  /** How long an API key's lookup is reused; a revoked key stops working within this time. */
+  partnerKeyCacheSeconds: number;
 }
 
 /**
@@ -137,5 +143,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     },
     signInRateLimit: parsed.SIGNIN_RATE_LIMIT_POINTS,
     trustProxy: trustProxy(parsed.TRUST_PROXY),
+    partnerManifestDir: parsed.PARTNER_MANIFEST_DIR,
+    partnerKeyCacheSeconds: parsed.PARTNER_KEY_CACHE_SECONDS,
   };
 }

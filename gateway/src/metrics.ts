@@ -18,6 +18,8 @@ export interface GatewayMetrics {
   cacheInvalidations: Counter;
   /** Redis commands that failed or timed out (each one served as a miss), by operation. */
   redisErrors: Counter<"operation">;
+  /** Partner requests by partner, operation and outcome (listed, refused, audit, quota). */
+  partnerOperations: Counter<"partner" | "operation" | "outcome">;
 }
 
 export function createMetrics(): GatewayMetrics {
@@ -50,6 +52,12 @@ export function createMetrics(): GatewayMetrics {
     cacheInvalidations: new Counter({
       name: "gateway_response_cache_invalidated_tags_total",
       help: "Entity and list tags purged from the response cache.",
+      registers: [registry],
+    }),
+    partnerOperations: new Counter({
+      name: "gateway_partner_operations_total",
+      help: "Partner requests by partner, operation and outcome.",
+      labelNames: ["partner", "operation", "outcome"],
       registers: [registry],
     }),
     redisErrors: new Counter({

@@ -142,28 +142,7 @@ export function createRateLimiter(options: {
         const decision = await consume(callerOf(req, res));
         if (!decision.allowed) {
           metrics.rejected.inc({ code: "RATE_LIMITED" });
-          const seconds = decision.retryAfterSeconds;
-          const requestId: unknown = res.locals.requestId;
-          res
-            .status(429)
-            .set({
-              "Retry-After": String(seconds),
-              "RateLimit-Limit": String(decision.limit),
-              "RateLimit-Remaining": "0",
-              "RateLimit-Reset": String(seconds),
-            })
-            .json({
-              errors: [
-                {
-                  message: `Too many requests; retry in ${seconds} seconds.`,
-                  extensions: {
-                    code: "RATE_LIMITED",
-                    retryAfter: seconds,
-                    ...(typeof requestId === "string" && requestId ? { requestId } : {}),
-                  },
-                },
-              ],
-            });
+          sendRateLimited(res, decision, "Too many requests");
           return;
         }
         // Failing open has no count to report; made-up headers would mislead clients.
@@ -193,4 +172,30 @@ function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer.unref();
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** The 429 every limit answers with: Retry-After, RateLimit-* and a RATE_LIMITED error. */
+export function sendRateLimited(res: Response, decision: { limit: number; retryAfterSeconds: number }, what: string): void {
+  const seconds = decision.retryAfterSeconds;
+  const requestId: unknown = res.locals.requestId;
+  res
+    .status(429)
+    .set({
+      "Retry-After": String(seconds),
+      "RateLimit-Limit": String(decision.limit),
+      "RateLimit-Remaining": "0",
+      "RateLimit-Reset": String(seconds),
+    })
+    .json({
+      errors: [
+        {
+          message: `${what}; retry in ${seconds} seconds.`,
+          extensions: {
+            code: "RATE_LIMITED",
+            retryAfter: seconds,
+            ...(typeof requestId === "string" && requestId ? { requestId } : {}),
+          },
+        },
+      ],
+    });
 }

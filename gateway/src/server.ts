@@ -36,12 +36,17 @@ import { signInLimitPlugin } from "./signin-limit.ts";
 import { entityTypesOf } from "./cache-tags.ts";
 import { queryPlanCache, type PlanCacheStats } from "./plan-cache.ts";
 import { responseCachePlugin } from "./response-cache.ts";
+import { apiSchemaOf } from "./persisted/manifest.ts";
+import { partnerAuthentication, partnerQuotas, persistedOnly, type Partner } from "./persisted/partners.ts";
+import { persistedOperationRegistry } from "./persisted/registry.ts";
 import { probeSubgraph, type ReadinessReport } from "./readiness.ts";
 import { loadSupergraph } from "./supergraph.ts";
 
-/** Who a rate limit counts against: the signed-in user, else the client's address. */
+/** Who a rate limit counts against: the signed-in user or the partner, else the client's address. */
 const callerOf = (req: express.Request, res: express.Response): Caller => {
   const viewer = res.locals.viewer as Viewer | null;
+  const partner = res.locals.partner as Partner | undefined;
+  if (partner) return { kind: "partner", id: partner.slug };
   return viewer ? { kind: "user", id: viewer.userId } : { kind: "ip", id: req.ip ?? "unknown" };
 };
 
@@ -138,6 +143,9 @@ export async function buildGateway(
     metrics,
   });
   const rejected = (code: string) => metrics.rejected.inc({ code });
+  const registry = await persistedOperationRegistry({ dir: config.partnerManifestDir, schema: apiSchemaOf(supergraph.sdl), logger });
+  const usersUrl = subgraphUrls.users;
+  if (!usersUrl) throw new Error("the supergraph has no users subgraph to resolve partner API keys");
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     cache: cache.cache,
@@ -220,10 +228,13 @@ export async function buildGateway(
     cors<cors.CorsRequest>({ origin: config.corsOrigins, credentials: true }),
     acceptGuard,
     authenticate(verifier, metrics, logger),
+    partnerAuthentication({ usersUrl, internalSecret, cacheSeconds: config.partnerKeyCacheSeconds, metrics, logger }),
     ...(config.rateLimit.enabled ? [rateLimiter.middleware(callerOf)] : []),
     refuseInvalidCredentials,
+    partnerQuotas({ redis: cache.redis, keyPrefix: config.redisKeyPrefix, metrics, logger }),
     express.json({ limit: config.maxRequestBytes }),
     batchGuard(config.maxBatchOperations),
+    persistedOnly({ registry, metrics, logger }),
     deadlineMiddleware(config.requestTimeoutMs),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
@@ -253,6 +264,7 @@ export async function buildGateway(
     readiness,
     async stop() {
       await apollo.stop();
+      registry.close();
       await responseCache.close();
       await cache.close();
     },

@@ -57,6 +57,9 @@ const PUBLIC_CODES = new Set<string>([
   "MAX_COST_EXCEEDED",
   "BATCHING_DISABLED",
   "BATCH_TOO_LARGE",
+  // Partners (persisted operations only).
+  "PERSISTED_QUERY_ID_REQUIRED",
+  "PERSISTED_QUERY_NOT_IN_LIST",
   // GraphQL over HTTP: the Accept header admits no JSON media type (406).
   "NOT_ACCEPTABLE",
 ]);

@@ -1,6 +1,7 @@
 import type { Logger, RequestScoped, SubgraphDeps, SubgraphRequest } from "@catalog/common";
 import { authService, type AuthService } from "./auth.ts";
 import { createLoaders, type Loaders } from "./loaders.ts";
+import { partnerService, type PartnerService } from "./partners.ts";
 import type { UsersPrisma } from "./prisma.ts";
 
 export interface Context extends RequestScoped {
@@ -8,6 +9,7 @@ export interface Context extends RequestScoped {
   loaders: Loaders;
   logger: Logger;
   auth: AuthService;
+  partners: PartnerService;
   /** Accounts signed in by this request (register, login, refreshToken): "self" for policy checks. */
   signedIn: Set<string>;
 }
@@ -24,6 +26,7 @@ export function createContext(deps: SubgraphDeps<UsersPrisma>, request: Subgraph
     loaders: createLoaders(prisma),
     logger: logger.child({ requestId }),
     auth: authService(prisma, auth.issuer, (userId) => signedIn.add(userId)),
+    partners: partnerService(prisma),
     signedIn,
   };
 }

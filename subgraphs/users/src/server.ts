@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
-import { defineSubgraphServer } from "@catalog/common";
+import { defineSubgraphServer, requireGatewayIdentity } from "@catalog/common";
+import express from "express";
+import { partnerService } from "./partners.ts";
 import { parse } from "graphql";
 import { createContext } from "./context.ts";
 import { policies } from "./policies.ts";
@@ -20,5 +22,20 @@ export const buildUsersServer = defineSubgraphServer({
       res.setHeader("cache-control", "public, max-age=300");
       res.json(deps.auth.issuer?.jwks() ?? { keys: [] });
     });
+    // The gateway asks who is behind a partner's API key; only the gateway may ask.
+    const partners = partnerService(deps.prisma);
+    app.post(
+      "/internal/partners/resolve",
+      requireGatewayIdentity(deps.auth.internalSecrets),
+      express.json({ limit: "4kb" }),
+      async (req, res, next) => {
+        try {
+          const key: unknown = (req.body as { key?: unknown } | undefined)?.key;
+          res.json({ partner: typeof key === "string" ? await partners.resolve(key) : null });
+        } catch (error) {
+          next(error);
+        }
+      },
+    );
   },
 });

@@ -14,7 +14,7 @@ export interface Viewer {
 /** What each role may do beyond reading the public catalog and its own data. */
 export const ROLE_SCOPES: Readonly<Record<string, readonly string[]>> = {
   CUSTOMER: [],
-  ADMIN: ["catalog:write", "users:read", "orders:read"],
+  ADMIN: ["catalog:write", "users:read", "orders:read", "partners:write"],
 };
 
 export function scopesForRoles(roles: readonly string[]): string[] {

@@ -13,6 +13,8 @@ interface UsersArgs {
 const CURSOR_KIND = "users:createdAt";
 
 export const Query = {
+  partners: (_: unknown, _args: unknown, ctx: Context) => ctx.partners.list(),
+
   async me(_: unknown, _args: unknown, ctx: Context): Promise<User | null> {
     if (!ctx.viewer) return null;
     const user = await ctx.loaders.userById.load(ctx.viewer.userId);

@@ -1,0 +1,150 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MANIFEST_DIR, type PersistedQueryManifest } from "../src/persisted/manifest.ts";
+import { ADMIN_USER, bearer } from "../../test/support/auth.ts";
+import { countStatements, gql, json, startStack, type Stack } from "../../test/support/stack.ts";
+
+let stack: Stack;
+const keys: Record<string, string> = {};
+const keyIds: Record<string, string> = {};
+let acme: PersistedQueryManifest;
+let pricewatch: PersistedQueryManifest;
+
+const admin = (query: string, variables: Record<string, unknown> = {}) => gql(stack.gatewayUrl, query, variables, bearer(ADMIN_USER));
+
+async function partner(slug: string, mode: "ENFORCE" | "AUDIT", quotaPerMinute = 1_000) {
+  const created = await admin(`mutation ($input: CreatePartnerInput!) { createPartner(input: $input) { slug mode } }`, {
+    input: { slug, name: `Partner ${slug}`, mode, quotaPerMinute, quotaPerDay: 100_000 },
+  });
+  expect(created.body.errors).toBeUndefined();
+  const issued = await admin(`mutation ($slug: String!) { issueApiKey(slug: $slug) { key apiKey { id prefix revokedAt } } }`, { slug });
+  expect(issued.body.errors).toBeUndefined();
+  keys[slug] = issued.body.data!.issueApiKey.key;
+  keyIds[slug] = issued.body.data!.issueApiKey.apiKey.id;
+}
+
+beforeAll(async () => {
+  stack = await startStack({ PARTNER_KEY_CACHE_SECONDS: "0" });
+  acme = JSON.parse(await readFile(path.join(MANIFEST_DIR, "acme.json"), "utf8")) as PersistedQueryManifest;
+  pricewatch = JSON.parse(await readFile(path.join(MANIFEST_DIR, "pricewatch.json"), "utf8")) as PersistedQueryManifest;
+  await partner("acme", "ENFORCE");
+  await partner("pricewatch", "ENFORCE");
+  await partner("rollout", "AUDIT");
+  await partner("tiny", "AUDIT", 2);
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+const byHash = (key: string, sha256Hash: string, variables: Record<string, unknown> = {}) =>
+  fetch(`${stack.gatewayUrl}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-api-key": key },
+    body: JSON.stringify({ variables, extensions: { persistedQuery: { version: 1, sha256Hash } } }),
+  });
+const freeform = (key: string, query: string) =>
+  fetch(`${stack.gatewayUrl}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-api-key": key },
+    body: JSON.stringify({ query }),
+  });
+const op = (manifest: PersistedQueryManifest, name: string) => manifest.operations.find((o) => o.name === name)!;
+
+describe("partners on persisted queries", () => {
+  it("a listed operation runs by its hash, POST and GET", async () => {
+    const prices = op(pricewatch, "ProductPrices");
+    const response = await byHash(keys.pricewatch!, prices.id, { first: 2 });
+    expect(response.status).toBe(200);
+    const body = await json(response);
+    expect(body.errors).toBeUndefined();
+    expect(Array.isArray(body.data.products.edges)).toBe(true);
+
+    const search = new URLSearchParams({
+      variables: JSON.stringify({ first: 1 }),
+      extensions: JSON.stringify({ persistedQuery: { version: 1, sha256Hash: prices.id } }),
+    });
+    const get = await fetch(`${stack.gatewayUrl}/graphql?${search}`, { headers: { "x-api-key": keys.pricewatch!, "apollo-require-preflight": "true" } });
+    expect(get.status).toBe(200);
+    expect((await json(get)).errors).toBeUndefined();
+  });
+
+  it("a freeform query from a partner is refused before anything runs", async () => {
+    let response!: Response;
+    const counts = await countStatements(stack, async () => {
+      response = await freeform(keys.acme!, "{ products(first: 1) { edges { node { id } } } }");
+    });
+    expect(response.status).toBe(400);
+    expect((await json(response)).errors[0].extensions.code).toBe("PERSISTED_QUERY_ID_REQUIRED");
+    // The users subgraph looked the key up (that is all it did); no catalog query ran.
+    expect(counts).toEqual({ users: 2, products: 0, orders: 0, inventory: 0 });
+  });
+
+  it("an unknown id, or another partner's operation, is 404 PERSISTED_QUERY_NOT_IN_LIST", async () => {
+    for (const id of ["f".repeat(64), op(pricewatch, "ProductPrices").id]) {
+      const response = await byHash(keys.acme!, id);
+      expect(response.status).toBe(404);
+      expect((await json(response)).errors[0].extensions.code).toBe("PERSISTED_QUERY_NOT_IN_LIST");
+    }
+  });
+
+  it("the listed body runs, whatever query text comes along with the id", async () => {
+    const sku = op(acme, "ProductBySku");
+    const response = await fetch(`${stack.gatewayUrl}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": keys.acme! },
+      body: JSON.stringify({
+        query: "{ users(first: 100) { edges { node { email } } } }",
+        variables: { sku: "NO-SUCH-SKU" },
+        extensions: { persistedQuery: { version: 1, sha256Hash: sku.id } },
+      }),
+    });
+    expect(await json(response)).toEqual({ data: { productBySku: null } });
+  });
+
+  it("an unknown or revoked key is 401; a key with a bearer token is 400", async () => {
+    const unknown = await byHash("cpk_not-a-key", op(acme, "ProductBySku").id, { sku: "x" });
+    expect(unknown.status).toBe(401);
+    expect((await json(unknown)).errors[0].extensions.code).toBe("UNAUTHENTICATED");
+
+    await partner("leaving", "ENFORCE");
+    const revoked = await admin(`mutation ($id: ID!) { revokeApiKey(id: $id) { revokedAt } }`, { id: keyIds.leaving });
+    expect(revoked.body.data!.revokeApiKey.revokedAt).toEqual(expect.any(String));
+    const afterRevoke = await freeform(keys.leaving!, "{ categories { id } }");
+    expect(afterRevoke.status).toBe(401);
+
+    const both = await fetch(`${stack.gatewayUrl}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": keys.acme!, ...bearer(ADMIN_USER) },
+      body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: op(acme, "ProductBySku").id } } }),
+    });
+    expect(both.status).toBe(400);
+  });
+
+  it("audit mode runs operations not in the list, and records them", async () => {
+    const response = await freeform(keys.rollout!, "query Explore { categories { id } }");
+    expect(response.status).toBe(200);
+    expect((await json(response)).errors).toBeUndefined();
+    const metrics = await (await fetch(`${stack.gatewayUrl}/metrics`)).text();
+    expect(metrics).toMatch(/gateway_partner_operations_total\{partner="rollout",operation="Explore",outcome="freeform_audit"\} 1/);
+    expect(metrics).toMatch(/gateway_partner_operations_total\{partner="acme",operation="",outcome="freeform_refused"\} [1-9]/);
+  });
+
+  it("a partner's quota is counted in Redis: over it, 429 RATE_LIMITED with Retry-After", async () => {
+    for (let i = 0; i < 2; i++) expect((await freeform(keys.tiny!, "{ categories { id } }")).status).toBe(200);
+    const over = await freeform(keys.tiny!, "{ categories { id } }");
+    expect(over.status).toBe(429);
+    expect(Number(over.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect((await json(over)).errors[0].extensions.code).toBe("RATE_LIMITED");
+  });
+
+  it("partners and keys are listed for admins only, never with the keys themselves", async () => {
+    const listed = await admin(`{ partners { slug mode quotaPerMinute apiKeys { prefix revokedAt } } }`);
+    expect(listed.body.errors).toBeUndefined();
+    const acmeRow = listed.body.data!.partners.find((p: { slug: string }) => p.slug === "acme");
+    expect(acmeRow.apiKeys[0].prefix).toBe(keys.acme!.slice(0, 12));
+    expect(JSON.stringify(listed.body)).not.toContain(keys.acme!);
+    const customer = await gql(stack.gatewayUrl, `{ partners { slug } }`, {}, bearer({ id: ADMIN_USER.id, roles: ["CUSTOMER"] }));
+    expect(customer.body.errors![0]!.extensions!.code).toBe("FORBIDDEN");
+  });
+});

@@ -1,9 +1,14 @@
-import { readFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
+import { ApolloClient, gql as clientGql, HttpLink, InMemoryCache } from "@apollo/client";
+import { createPersistedQueryLink } from "@apollo/client/link/persisted-queries";
+import { generatePersistedQueryIdsFromManifest } from "@apollo/persisted-query-lists";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MANIFEST_DIR, type PersistedQueryManifest } from "../src/persisted/manifest.ts";
+import { MANIFEST_DIR, operationId, PERSISTED_DIR, type PersistedQueryManifest } from "../src/persisted/manifest.ts";
 import { ADMIN_USER, bearer } from "../../test/support/auth.ts";
-import { countStatements, gql, json, startStack, type Stack } from "../../test/support/stack.ts";
+import { countStatements, gql, json, startExtraGateway, startStack, type Stack } from "../../test/support/stack.ts";
 
 let stack: Stack;
 const keys: Record<string, string> = {};
@@ -146,5 +151,84 @@ describe("partners on persisted queries", () => {
     expect(JSON.stringify(listed.body)).not.toContain(keys.acme!);
     const customer = await gql(stack.gatewayUrl, `{ partners { slug } }`, {}, bearer({ id: ADMIN_USER.id, roles: ["CUSTOMER"] }));
     expect(customer.body.errors![0]!.extensions!.code).toBe("FORBIDDEN");
+  });
+});
+
+describe("with Apollo Client", () => {
+  /** Records every request body the client sends, to see what went over the wire. */
+  function recordingFetch(sent: Record<string, unknown>[]): typeof fetch {
+    return async (input, init) => {
+      sent.push(JSON.parse(String(init?.body ?? "{}")) as Record<string, unknown>);
+      return fetch(input, init);
+    };
+  }
+
+  it("a partner's client with the persisted-queries link runs its listed operation by id alone", async () => {
+    const sent: Record<string, unknown>[] = [];
+    const client = new ApolloClient({
+      cache: new InMemoryCache(),
+      link: createPersistedQueryLink(generatePersistedQueryIdsFromManifest({ loadManifest: () => acme })).concat(
+        new HttpLink({ uri: `${stack.gatewayUrl}/graphql`, headers: { "x-api-key": keys.acme! }, fetch: recordingFetch(sent) }),
+      ),
+    });
+    const source = await readFile(path.join(PERSISTED_DIR, "acme", "ProductBySku.graphql"), "utf8");
+    const result = await client.query({ query: clientGql(source), variables: { sku: "NO-SUCH-SKU" }, fetchPolicy: "no-cache" });
+    expect(result.data).toEqual({ productBySku: null });
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.query).toBeUndefined();
+    expect(sent[0]!.extensions).toMatchObject({ persistedQuery: { version: 1, sha256Hash: op(acme, "ProductBySku").id } });
+  });
+
+  it("the same partner's freeform query, through a plain client, is refused", async () => {
+    const client = new ApolloClient({
+      cache: new InMemoryCache(),
+      link: new HttpLink({ uri: `${stack.gatewayUrl}/graphql`, headers: { "x-api-key": keys.acme! } }),
+    });
+    const failure = await client.query({ query: clientGql("query Mine { categories { id } }"), fetchPolicy: "no-cache" }).then(
+      () => undefined,
+      (error: unknown) => error as { statusCode?: number; bodyText?: string; errors?: unknown },
+    );
+    expect(failure).toBeDefined();
+    expect(`${failure!.bodyText ?? ""}${JSON.stringify(failure!.errors ?? "")}`).toContain("PERSISTED_QUERY_ID_REQUIRED");
+  });
+
+  it("first-party APQ: the client registers its query once, then sends the hash alone", async () => {
+    const sent: Record<string, unknown>[] = [];
+    const link = () =>
+      createPersistedQueryLink({ sha256: (query: string) => createHash("sha256").update(query).digest("hex") }).concat(
+        new HttpLink({ uri: `${stack.gatewayUrl}/graphql`, fetch: recordingFetch(sent) }),
+      );
+    const query = clientGql(`query FirstParty${Date.now()} { categories { id name } }`);
+    const first = new ApolloClient({ cache: new InMemoryCache(), link: link() });
+    expect((await first.query({ query, fetchPolicy: "no-cache" })).data).toBeDefined();
+    // Hash alone (not found), then hash with the query: registered.
+    expect(sent.map((body) => typeof body.query)).toEqual(["undefined", "string"]);
+    const second = new ApolloClient({ cache: new InMemoryCache(), link: link() });
+    await second.query({ query, fetchPolicy: "no-cache" });
+    expect(sent.map((body) => typeof body.query)).toEqual(["undefined", "string", "undefined"]);
+  });
+});
+
+describe("a stale manifest", () => {
+  it("is refused at load: the partner's operations are not in any list (404), nothing runs", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "stale-manifests-"));
+    const stale = "query Stale { products(first: 1) { edges { node { id discontinuedField } } } }";
+    await writeFile(
+      path.join(dir, "acme.json"),
+      JSON.stringify({ format: "apollo-persisted-query-manifest", version: 1, operations: [{ id: operationId(stale), name: "Stale", type: "query", body: stale }] }),
+    );
+    const gateway = await startExtraGateway(stack, { PARTNER_MANIFEST_DIR: dir, PARTNER_KEY_CACHE_SECONDS: "0" });
+    try {
+      const response = await fetch(`${gateway.url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": keys.acme! },
+        body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: operationId(stale) } } }),
+      });
+      expect(response.status).toBe(404);
+      expect((await json(response)).errors[0].extensions.code).toBe("PERSISTED_QUERY_NOT_IN_LIST");
+    } finally {
+      await gateway.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,15 +1,17 @@
 // npm run partner -- <command>: manage partners and their API keys in the users database.
 //
 //   create <slug> <name> --per-minute N --per-day N [--audit]
+//   set <slug> [--enforce | --audit] [--per-minute N] [--per-day N]
 //   issue <slug>            prints a new API key (shown once)
 //   revoke <key id>
 //   list
 //
-// Works on the database DATABASE_URL / USERS_DATABASE_URL names, else on the embedded one in
-// DATA_DIR (stop npm start first: an embedded database has one user at a time). Through the
-// gateway, the same is available to admins as createPartner / issueApiKey / revokeApiKey.
+// Works on the database DATABASE_URL / USERS_DATABASE_URL names (migrated: npm run db:migrate),
+// else on the embedded one in DATA_DIR (stop npm start first: an embedded database has one user
+// at a time). Through the gateway, admins have the same as createPartner / updatePartner /
+// issueApiKey / revokeApiKey / partners.
 import path from "node:path";
-import { applyMigrations, openSubgraphDatabase, parseEnv, REPO_ROOT } from "@catalog/common";
+import { openSubgraphDatabase, parseEnv, REPO_ROOT } from "@catalog/common";
 import { z } from "zod";
 import { partnerService } from "../subgraphs/users/src/partners.ts";
 import { createPrisma } from "../subgraphs/users/src/prisma.ts";
@@ -20,30 +22,39 @@ const option = (name: string) => {
   const index = args.indexOf(`--${name}`);
   return index >= 0 ? args[index + 1] : undefined;
 };
-const usage = () => {
-  console.error("usage: npm run partner -- create <slug> <name> --per-minute N --per-day N [--audit] | issue <slug> | revoke <key id> | list");
-  process.exit(1);
+const USAGE =
+  "usage: npm run partner -- create <slug> <name> --per-minute N --per-day N [--audit] | set <slug> [--enforce|--audit] [--per-minute N] [--per-day N] | issue <slug> | revoke <key id> | list";
+class UsageError extends Error {}
+const usage = (): never => {
+  throw new UsageError(USAGE);
 };
-if (!command) usage();
+const number = (name: string) => (option(name) === undefined ? undefined : Number(option(name)));
+if (!command) {
+  console.error(USAGE);
+  process.exit(1);
+}
 
 const db = await openSubgraphDatabase("users", { env: process.env, dataDir: env.DATA_DIR });
-// The partner tables may be newer than the database: migrations are idempotent, apply them.
-await applyMigrations(db, "users");
 const prisma = createPrisma(db.adapter);
 const partners = partnerService(prisma);
 const print = (line: string) => process.stdout.write(`${line}\n`);
 try {
   if (command === "create") {
     const [slug, name] = args;
-    if (!slug || !name) usage();
+    if (!slug || !name || name.startsWith("--")) usage();
     const created = await partners.create({
       slug,
       name,
       mode: args.includes("--audit") ? "AUDIT" : "ENFORCE",
-      quotaPerMinute: Number(option("per-minute")),
-      quotaPerDay: Number(option("per-day")),
+      quotaPerMinute: number("per-minute"),
+      quotaPerDay: number("per-day"),
     });
     print(`Created partner ${created.slug} (${created.mode}, ${created.quotaPerMinute}/min, ${created.quotaPerDay}/day).`);
+  } else if (command === "set") {
+    if (!args[0] || args[0].startsWith("--")) usage();
+    const mode = args.includes("--audit") ? "AUDIT" : args.includes("--enforce") ? "ENFORCE" : undefined;
+    const updated = await partners.update(args[0]!, { mode, quotaPerMinute: number("per-minute"), quotaPerDay: number("per-day") });
+    print(`Partner ${updated.slug}: ${updated.mode}, ${updated.quotaPerMinute}/min, ${updated.quotaPerDay}/day.`);
   } else if (command === "issue") {
     if (!args[0]) usage();
     const { key, apiKey } = await partners.issueKey(args[0]!);

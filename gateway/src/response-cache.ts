@@ -72,7 +72,8 @@ export function responseCachePlugin(options: {
       let sinceSeq = 0;
       return {
         async responseForOperation({ operation, document, request, contextValue, overallCachePolicy }) {
-          if (operation.operation !== "query") {
+          // No operation (an operationName the document does not define) is Apollo's to answer.
+          if (!operation || operation.operation !== "query") {
             outcome = "BYPASS";
             return null;
           }

@@ -37,18 +37,21 @@ import { entityTypesOf } from "./cache-tags.ts";
 import { queryPlanCache, type PlanCacheStats } from "./plan-cache.ts";
 import { responseCachePlugin } from "./response-cache.ts";
 import { apiSchemaOf } from "./persisted/manifest.ts";
-import { partnerAuthentication, partnerQuotas, persistedOnly, type Partner } from "./persisted/partners.ts";
+import { partnerAuthentication, partnerQuotas, persistedOnly } from "./persisted/partners.ts";
 import { persistedOperationRegistry } from "./persisted/registry.ts";
 import { probeSubgraph, type ReadinessReport } from "./readiness.ts";
 import { loadSupergraph } from "./supergraph.ts";
 
-/** Who a rate limit counts against: the signed-in user or the partner, else the client's address. */
+/** Who a rate limit counts against: the signed-in user, else the client's address. */
 const callerOf = (req: express.Request, res: express.Response): Caller => {
   const viewer = res.locals.viewer as Viewer | null;
-  const partner = res.locals.partner as Partner | undefined;
-  if (partner) return { kind: "partner", id: partner.slug };
   return viewer ? { kind: "user", id: viewer.userId } : { kind: "ip", id: req.ip ?? "unknown" };
 };
+
+const skipForPartners =
+  (handler: express.RequestHandler): express.RequestHandler =>
+  (req, res, next) =>
+    res.locals.partner ? next() : handler(req, res, next);
 
 /** What a GraphQL response can be sent as; text/html is the Sandbox landing page, GET only. */
 const GRAPHQL_MEDIA_TYPES = ["application/graphql-response+json", "application/json"];
@@ -228,8 +231,16 @@ export async function buildGateway(
     cors<cors.CorsRequest>({ origin: config.corsOrigins, credentials: true }),
     acceptGuard,
     authenticate(verifier, metrics, logger),
-    partnerAuthentication({ usersUrl, internalSecret, cacheSeconds: config.partnerKeyCacheSeconds, metrics, logger }),
-    ...(config.rateLimit.enabled ? [rateLimiter.middleware(callerOf)] : []),
+    partnerAuthentication({
+      usersUrl,
+      internalSecret,
+      cacheSeconds: config.partnerKeyCacheSeconds,
+      metrics,
+      logger,
+      ipLimiter: config.rateLimit.enabled ? rateLimiter : undefined,
+    }),
+    // A partner's own quotas (partnerQuotas) replace the general per-caller limit.
+    ...(config.rateLimit.enabled ? [skipForPartners(rateLimiter.middleware(callerOf))] : []),
     refuseInvalidCredentials,
     partnerQuotas({ redis: cache.redis, keyPrefix: config.redisKeyPrefix, metrics, logger }),
     express.json({ limit: config.maxRequestBytes }),

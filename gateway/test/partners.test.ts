@@ -126,12 +126,38 @@ describe("partners on persisted queries", () => {
     expect(both.status).toBe(400);
   });
 
+  it("a key that is not in our format is refused without a lookup", async () => {
+    let status = 0;
+    const counts = await countStatements(stack, async () => {
+      status = (await freeform("cpk_short", "{ categories { id } }")).status;
+    });
+    expect(status).toBe(401);
+    expect(counts).toEqual({ users: 0, products: 0, orders: 0, inventory: 0 });
+  });
+
+  it("a freeform GET from a partner is refused like a POST", async () => {
+    const search = new URLSearchParams({ query: "{ categories { id } }" });
+    const response = await fetch(`${stack.gatewayUrl}/graphql?${search}`, { headers: { "x-api-key": keys.acme!, "apollo-require-preflight": "true" } });
+    expect(response.status).toBe(400);
+    expect((await json(response)).errors[0].extensions.code).toBe("PERSISTED_QUERY_ID_REQUIRED");
+  });
+
+  it("moving a partner from AUDIT to ENFORCE stops its unlisted operations", async () => {
+    await partner("graduating", "AUDIT");
+    expect((await freeform(keys.graduating!, "{ categories { id } }")).status).toBe(200);
+    const updated = await admin(`mutation { updatePartner(slug: "graduating", input: { mode: ENFORCE }) { mode apiKeys { prefix } } }`);
+    expect(updated.body.data!.updatePartner.mode).toBe("ENFORCE");
+    expect((await freeform(keys.graduating!, "{ categories { id } }")).status).toBe(400);
+  });
+
   it("audit mode runs operations not in the list, and records them", async () => {
     const response = await freeform(keys.rollout!, "query Explore { categories { id } }");
     expect(response.status).toBe(200);
     expect((await json(response)).errors).toBeUndefined();
     const metrics = await (await fetch(`${stack.gatewayUrl}/metrics`)).text();
-    expect(metrics).toMatch(/gateway_partner_operations_total\{partner="rollout",operation="Explore",outcome="freeform_audit"\} 1/);
+    // Names chosen by the client are logged, not used as metric labels (unbounded series).
+    expect(metrics).toMatch(/gateway_partner_operations_total\{partner="rollout",operation="\(unlisted\)",outcome="freeform_audit"\} 1/);
+    expect(metrics).not.toContain("Explore");
     expect(metrics).toMatch(/gateway_partner_operations_total\{partner="acme",operation="",outcome="freeform_refused"\} [1-9]/);
   });
 
@@ -141,6 +167,28 @@ describe("partners on persisted queries", () => {
     expect(over.status).toBe(429);
     expect(Number(over.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect((await json(over)).errors[0].extensions.code).toBe("RATE_LIMITED");
+  });
+
+  it("a partner's quota, not the general per-caller limit, decides", async () => {
+    const strict = await startExtraGateway(stack, {
+      REDIS_URL: stack.redisUrl,
+      REDIS_KEY_PREFIX: `${stack.redisPrefix}strict-partners:`,
+      RATE_LIMIT_POINTS: "2",
+      RATE_LIMIT_ANONYMOUS_POINTS: "1000",
+      PARTNER_KEY_CACHE_SECONDS: "0",
+    });
+    try {
+      for (let i = 0; i < 4; i++) {
+        const response = await fetch(`${strict.url}/graphql`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-api-key": keys.pricewatch! },
+          body: JSON.stringify({ variables: { first: 1 }, extensions: { persistedQuery: { version: 1, sha256Hash: op(pricewatch, "ProductPrices").id } } }),
+        });
+        expect(response.status).toBe(200);
+      }
+    } finally {
+      await strict.close();
+    }
   });
 
   it("partners and keys are listed for admins only, never with the keys themselves", async () => {

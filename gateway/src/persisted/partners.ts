@@ -20,36 +20,73 @@ const refuse = (res: Response, status: number, code: string, message: string) =>
   res.status(status).json({ errors: [{ message, extensions: { code, requestId: res.locals.requestId as string } }] });
 };
 
+/** Our keys: `cpk_` and 32 random bytes in base64url. Anything else is refused without a lookup. */
+const KEY_FORMAT = /^cpk_[A-Za-z0-9_-]{43}$/;
+const CACHE_LIMIT = 10_000;
+
 /**
  * Resolves `x-api-key` through the users subgraph's internal endpoint (only the gateway's signed
  * identity may call it), keeping answers for `cacheSeconds` so a partner's steady traffic costs no
- * lookup per request; a revoked key stops working within that time.
+ * lookup per request; a revoked key stops working within that time. Known and unknown keys are
+ * cached apart (a flood of made-up keys cannot push real ones out), each bounded, oldest out
+ * first; concurrent lookups of one key share one call.
  */
 function partnerDirectory(options: { usersUrl: string; internalSecret: string; cacheSeconds: number }) {
-  const endpoint = new URL("/internal/partners/resolve", options.usersUrl).toString();
-  const cache = new Map<string, { partner: Partner | null; until: number }>();
-  return async (key: string, requestId: string): Promise<Partner | null> => {
-    const cached = cache.get(key);
-    if (cached && cached.until > Date.now()) return cached.partner;
+  // Next to the users subgraph's /graphql, under whatever path prefix it is served.
+  const endpoint = `${options.usersUrl.replace(/graphql\/?$/, "")}internal/partners/resolve`;
+  const known = new Map<string, { partner: Partner; until: number }>();
+  const unknown = new Map<string, number>();
+  const inflight = new Map<string, Promise<Partner | null>>();
+  const remember = <V>(cache: Map<string, V>, key: string, value: V) => {
+    if (options.cacheSeconds === 0) return;
+    cache.delete(key);
+    cache.set(key, value);
+    if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+  };
+  const lookup = async (key: string, requestId: string): Promise<Partner | null> => {
     const response = await fetch(endpoint, {
       method: "POST",
       headers: { "content-type": "application/json", "x-catalog-identity": signIdentity(options.internalSecret, null, requestId) },
       body: JSON.stringify({ key }),
       signal: AbortSignal.timeout(2_000),
     });
+    // A 4xx says the key was not acceptable; only failures to answer are "unavailable".
+    if (response.status >= 400 && response.status < 500) return null;
     if (!response.ok) throw new Error(`users answered ${response.status}`);
-    const { partner } = (await response.json()) as { partner: Partner | null };
-    if (options.cacheSeconds > 0) {
-      if (cache.size > 10_000) cache.clear();
-      cache.set(key, { partner, until: Date.now() + options.cacheSeconds * 1000 });
-    }
-    return partner;
+    return ((await response.json()) as { partner: Partner | null }).partner;
+  };
+  return {
+    cached(key: string): Partner | null | undefined {
+      const hit = known.get(key);
+      if (hit && hit.until > Date.now()) return hit.partner;
+      const miss = unknown.get(key);
+      if (miss !== undefined && miss > Date.now()) return null;
+      return undefined;
+    },
+    async resolve(key: string, requestId: string): Promise<Partner | null> {
+      if (!KEY_FORMAT.test(key)) return null;
+      const cached = this.cached(key);
+      if (cached !== undefined) return cached;
+      let pending = inflight.get(key);
+      if (!pending) {
+        pending = lookup(key, requestId).finally(() => inflight.delete(key));
+        inflight.set(key, pending);
+      }
+      const partner = await pending;
+      const until = Date.now() + options.cacheSeconds * 1000;
+      if (partner) remember(known, key, { partner, until });
+      else remember(unknown, key, until);
+      return partner;
+    },
   };
 }
 
 /**
- * Partner requests: the key must be active (else 401), and it may not be combined with a bearer
- * token. Sets res.locals.partner. Requests without `x-api-key` pass untouched.
+ * Partner requests: the key must be active (else 401, answered after the IP's rate limit has
+ * counted the request), and it may not be combined with a bearer token. Sets res.locals.partner.
+ * A key that needs a lookup first costs its IP a rate-limit point, so made-up keys cannot make
+ * the users database work faster than the anonymous rate limit allows. Requests without
+ * `x-api-key` pass untouched.
  */
 export function partnerAuthentication(options: {
   usersUrl: string;
@@ -57,8 +94,9 @@ export function partnerAuthentication(options: {
   cacheSeconds: number;
   metrics: GatewayMetrics;
   logger: Logger;
+  ipLimiter: RateLimiter | undefined;
 }): RequestHandler {
-  const resolve = partnerDirectory(options);
+  const directory = partnerDirectory(options);
   return async (req, res, next) => {
     const key = req.headers[API_KEY_HEADER];
     if (key === undefined) return next();
@@ -67,7 +105,14 @@ export function partnerAuthentication(options: {
     }
     let partner: Partner | null;
     try {
-      partner = typeof key === "string" ? await resolve(key, res.locals.requestId as string) : null;
+      if (typeof key === "string" && KEY_FORMAT.test(key) && directory.cached(key) === undefined && options.ipLimiter) {
+        const decision = await options.ipLimiter.consume({ kind: "ip", id: req.ip ?? "unknown" });
+        if (!decision.allowed) {
+          options.metrics.rejected.inc({ code: "RATE_LIMITED" });
+          return sendRateLimited(res, decision, "Too many requests");
+        }
+      }
+      partner = typeof key === "string" ? await directory.resolve(key, res.locals.requestId as string) : null;
     } catch (error) {
       options.logger.error({ err: error }, "could not resolve a partner API key");
       return refuse(res, 503, ErrorCode.SERVICE_UNAVAILABLE, "API keys cannot be checked right now; try again later.");
@@ -180,11 +225,15 @@ export function persistedOnly(options: { registry: PersistedOperationRegistry; m
       return next();
     }
     if (partner.mode === "AUDIT") {
-      // The name the client sent, else the first operation's name in the text (for the counters).
+      // Names the client chose go to the log (trimmed), never into metric labels: one series per
+      // made-up name would be unbounded.
       const named = typeof params.query === "string" ? /\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)/.exec(params.query)?.[1] : undefined;
       const name = typeof params.operationName === "string" ? params.operationName : (named ?? "(anonymous)");
-      count(partner.slug, name, typeof hash === "string" ? "unlisted_id_audit" : "freeform_audit");
-      options.logger.warn({ partner: partner.slug, operationName: name, id: hash }, "partner ran an operation not in its list (audit mode)");
+      count(partner.slug, "(unlisted)", typeof hash === "string" ? "unlisted_id_audit" : "freeform_audit");
+      options.logger.warn(
+        { partner: partner.slug, operationName: name.slice(0, 100), id: typeof hash === "string" ? hash.slice(0, 64) : undefined },
+        "partner ran an operation not in its list (audit mode)",
+      );
       return next();
     }
     if (typeof hash === "string") {

@@ -26,26 +26,47 @@ export async function persistedOperationRegistry(options: {
   /** Default on; tests turn it off and call reload(). */
   watch?: boolean;
 }): Promise<PersistedOperationRegistry> {
-  const lists = new Map<string, Map<string, PersistedOperation>>();
-  const reload = async () => {
-    const files = (await readdir(options.dir).catch(() => [] as string[])).filter((f) => f.endsWith(".json"));
-    const present = new Set<string>();
+  let lists = new Map<string, Map<string, PersistedOperation>>();
+  const load = async () => {
+    let files: string[];
+    try {
+      files = (await readdir(options.dir)).filter((f) => f.endsWith(".json"));
+    } catch (error) {
+      // A directory being swapped or unreadable for a moment must not empty every list.
+      options.logger.error({ err: error, dir: options.dir }, "cannot read the manifests; keeping the lists in force");
+      return;
+    }
+    const next = new Map<string, Map<string, PersistedOperation>>();
     for (const file of files) {
       const partner = file.slice(0, -".json".length);
-      present.add(partner);
       try {
         const raw: unknown = JSON.parse(await readFile(path.join(options.dir, file), "utf8"));
         const manifest = checkManifest(`manifests/${file}`, raw, options.schema);
-        lists.set(partner, new Map(manifest.operations.map((op) => [op.id, op])));
+        next.set(partner, new Map(manifest.operations.map((op) => [op.id, op])));
       } catch (error) {
         const problems = error instanceof ManifestError ? error.problems : [(error as Error).message];
-        options.logger.error(
-          { partner, problems, kept: lists.has(partner) },
-          "refused a persisted query manifest; the last good one stays in force",
-        );
+        const kept = lists.get(partner);
+        if (kept) next.set(partner, kept);
+        options.logger.error({ partner, problems, kept: Boolean(kept) }, "refused a persisted query manifest; the last good one stays in force");
       }
     }
-    for (const partner of [...lists.keys()]) if (!present.has(partner)) lists.delete(partner);
+    // Swapped whole: a request sees the old lists or the new ones, never half of each.
+    lists = next;
+  };
+  // One load at a time, and at most one more queued behind it: a slow load that finishes last
+  // can never undo what a newer one read.
+  let running: Promise<void> | undefined;
+  let queued: Promise<void> | undefined;
+  const reload = (): Promise<void> => {
+    if (!running) {
+      running = load().finally(() => (running = undefined));
+      return running;
+    }
+    queued ??= running.then(() => {
+      queued = undefined;
+      return reload();
+    });
+    return queued;
   };
   await reload();
   let watcher: FSWatcher | undefined;

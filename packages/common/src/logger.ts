@@ -7,6 +7,13 @@ export function createLogger(service: string, level = "info"): Logger {
     name: service,
     level,
     // Never log credentials that might ride along on a request.
-    redact: ["req.headers.authorization", "headers.authorization", "*.password", "*.passwordHash"],
+    redact: [
+      "req.headers.authorization",
+      "headers.authorization",
+      'req.headers["x-api-key"]',
+      'headers["x-api-key"]',
+      "*.password",
+      "*.passwordHash",
+    ],
   });
 }

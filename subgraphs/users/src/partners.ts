@@ -5,6 +5,12 @@ import type { UsersPrisma } from "./prisma.ts";
 
 export const hashApiKey = (key: string) => createHash("sha256").update(key).digest("hex");
 
+const changes = z.object({
+  mode: z.enum(["ENFORCE", "AUDIT"]).optional(),
+  quotaPerMinute: z.number().int().min(1).max(1_000_000).optional(),
+  quotaPerDay: z.number().int().min(1).max(1_000_000_000).optional(),
+});
+
 const partnerInput = z.object({
   slug: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/),
   name: z.string().trim().min(1).max(100),
@@ -35,8 +41,21 @@ export function partnerService(prisma: UsersPrisma) {
         throw badUserInput(`${field} is not valid (slug: lower-case letters, digits and dashes; quotas: positive).`, `input.${field}`);
       }
       return prisma.partner
-        .create({ data: parsed.data })
+        .create({ data: parsed.data, include: { apiKeys: true } })
         .catch((error: unknown) => mapPrismaError(error, { unique: () => `A partner with slug "${parsed.data.slug}" already exists.` }));
+    },
+    /** Mode and quotas: e.g. AUDIT to ENFORCE once a partner's client sends listed ids only. */
+    async update(slug: string, input: unknown) {
+      const parsed = changes.safeParse(input ?? {});
+      if (!parsed.success) {
+        const field = String(parsed.error.issues[0]?.path[0] ?? "input");
+        throw badUserInput(`${field} is not valid (quotas: positive whole numbers).`, `input.${field}`);
+      }
+      const data = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined));
+      if (Object.keys(data).length === 0) throw badUserInput("input must change at least one field.", "input");
+      return prisma.partner
+        .update({ where: { slug }, data, include: { apiKeys: true } })
+        .catch((error: unknown) => mapPrismaError(error, { notFound: `No partner has slug "${slug}".` }));
     },
     async issueKey(slug: string) {
       const partner = await prisma.partner.findUnique({ where: { slug } });

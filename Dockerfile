@@ -10,7 +10,9 @@ COPY subgraphs/products/package.json subgraphs/products/
 COPY subgraphs/orders/package.json subgraphs/orders/
 COPY subgraphs/inventory/package.json subgraphs/inventory/
 # Dev dependencies are needed at run time: tsx runs the TypeScript, prisma generates the clients.
-RUN npm ci --include=dev --no-audit --no-fund
+# --ignore-scripts: the root postinstall needs scripts/, which is copied below; the clients are
+# generated after that, and no dependency needs an install script (npm test runs the same way).
+RUN npm ci --include=dev --ignore-scripts --no-audit --no-fund
 COPY . .
 RUN npm run generate && chown -R node:node /app
 USER node

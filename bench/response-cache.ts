@@ -9,13 +9,12 @@
 //
 // Data: DATABASE_URL / REDIS_URL when set (real PostgreSQL and Redis: what the README reports),
 // else the embedded defaults in a temporary directory.
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { REPO_ROOT } from "@catalog/common";
 import autocannon from "autocannon";
 import { Redis } from "ioredis";
+import { startSystemProcess } from "../scripts/start-process.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -25,43 +24,18 @@ const print = (line: string) => process.stdout.write(`${line}\n`);
 
 const PREFIX = `bench-${process.pid}`;
 
-async function startSystem(dataDir: string, cacheEnabled: boolean): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "scripts/start.ts")], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      DATA_DIR: dataDir,
-      PORT: "0",
-      SUBGRAPH_PORT_BASE: "0",
-      LOG_LEVEL: "error",
-      RATE_LIMIT_ENABLED: "false",
-      RESPONSE_CACHE_ENABLED: String(cacheEnabled),
-      // Each phase its own keys: the cached phase must not start with the other's plans.
-      REDIS_KEY_PREFIX: `${PREFIX}-${cacheEnabled ? "cached" : "uncached"}:`,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+function startSystem(dataDir: string, cacheEnabled: boolean) {
+  return startSystemProcess({
+    ...process.env,
+    DATA_DIR: dataDir,
+    PORT: "0",
+    SUBGRAPH_PORT_BASE: "0",
+    LOG_LEVEL: "error",
+    RATE_LIMIT_ENABLED: "false",
+    RESPONSE_CACHE_ENABLED: String(cacheEnabled),
+    // Each phase its own keys: the cached phase must not start with the other's plans.
+    REDIS_KEY_PREFIX: `${PREFIX}-${cacheEnabled ? "cached" : "uncached"}:`,
   });
-  let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready after 120 s:\n${output}`)), 120_000);
-    child.stdout!.on("data", () => {
-      const match = /GraphQL\s+(http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!.replace("localhost", "127.0.0.1"));
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`exited with ${code}:\n${output}`)));
-  });
-  return { child, url };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await exited;
 }
 
 async function measure(url: string): Promise<{ rps: number; p50: number; p99: number; errors: number; cacheHeader: string | null }> {
@@ -95,9 +69,9 @@ try {
   for (const [label, enabled] of [["uncached", false], ["cached", true]] as const) {
     const system = await startSystem(dataDir, enabled);
     try {
-      results[label] = await measure(system.url);
+      results[label] = await measure(`${system.url.replace("localhost", "127.0.0.1")}/graphql`);
     } finally {
-      await stop(system.child);
+      await system.stop();
     }
   }
   const { uncached, cached } = results as Record<"uncached" | "cached", Awaited<ReturnType<typeof measure>>>;

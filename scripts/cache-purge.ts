@@ -1,7 +1,7 @@
 // npm run cache:purge -- Product:<id> Category:<id> Query.products ...
 // Purges every cached response carrying one of these tags from the shared (Redis) response
 // cache, as the subgraphs do after their writes.
-import { createLogger, createRedisClient, expandTags, parseEnv, redisConnected, redisResponseCacheStore } from "@catalog/common";
+import { createLogger, expandTags, openPurgeStore, parseEnv } from "@catalog/common";
 import { z } from "zod";
 
 const env = parseEnv(z.object({ REDIS_URL: z.url().optional(), REDIS_KEY_PREFIX: z.string().default("catalog:") }).loose());
@@ -15,11 +15,11 @@ if (tags.length === 0) {
   process.exit(1);
 }
 const logger = createLogger("cache-purge", "warn");
-const redis = createRedisClient(env.REDIS_URL, { keyPrefix: env.REDIS_KEY_PREFIX, logger, commandTimeoutMs: 5_000 });
+const { redis, store, connected } = await openPurgeStore(env.REDIS_URL, { keyPrefix: env.REDIS_KEY_PREFIX, logger, commandTimeoutMs: 5_000, waitMs: 5_000 });
 try {
-  if (!(await redisConnected(redis, 5_000))) throw new Error(`cannot reach Redis at ${env.REDIS_URL}`);
+  if (!connected) throw new Error(`cannot reach Redis at ${env.REDIS_URL}`);
   const expanded = expandTags(tags);
-  const purged = await redisResponseCacheStore(redis, { logger }).invalidate(expanded);
+  const purged = await store.invalidate(expanded);
   process.stdout.write(`Purged ${purged} cached responses (tags: ${expanded.join(", ")}).\n`);
 } catch (error) {
   console.error((error as Error).message);

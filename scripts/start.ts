@@ -5,11 +5,9 @@ import path from "node:path";
 import {
   cacheInvalidator,
   createLogger,
-  createRedisClient,
   demoSeedAllowed,
-  redisConnected,
   memoryResponseCacheStore,
-  redisResponseCacheStore,
+  openPurgeStore,
   listen,
   loadAuthConfig,
   openSubgraphDatabase,
@@ -54,14 +52,10 @@ try {
 }
 // One response cache for the gateway and the subgraphs that purge it: Redis when REDIS_URL is
 // set (as separate processes would share it), else in this process.
-const invalidationRedis = env.REDIS_URL
-  ? createRedisClient(env.REDIS_URL, { keyPrefix: env.REDIS_KEY_PREFIX, logger, commandTimeoutMs: 1_000 })
-  : undefined;
-const responseCache = invalidationRedis
-  ? redisResponseCacheStore(invalidationRedis, { logger })
-  : memoryResponseCacheStore();
+const purge = env.REDIS_URL ? await openPurgeStore(env.REDIS_URL, { keyPrefix: env.REDIS_KEY_PREFIX, logger }) : undefined;
+const invalidationRedis = purge?.redis;
+const responseCache = purge?.store ?? memoryResponseCacheStore();
 const cache = cacheInvalidator(responseCache, logger);
-if (invalidationRedis) await redisConnected(invalidationRedis, 2_000);
 const subgraphs: StartedSubgraph<PrismaLike>[] = [];
 // Filled once every subgraph listens; subgraphs only look a peer up while serving a request.
 const peerUrls = new Map<string, string>();

@@ -1,43 +1,17 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { REPO_ROOT, SEED_DEMO_PASSWORD, SEED_SIZES } from "@catalog/common";
+import { SEED_DEMO_PASSWORD, SEED_SIZES } from "@catalog/common";
 import { afterAll, describe, expect, it } from "vitest";
+import { startSystemProcess } from "../scripts/start-process.ts";
 import { gql } from "./support/stack.ts";
 
-/** Runs `scripts/start.ts` (what `npm start` runs) with no database or Redis configured. */
-async function startEmbedded(dataDir: string): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+/** `npm start` with no database or Redis configured. */
+function startEmbedded(dataDir: string) {
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !/DATABASE_URL$|^REDIS_URL$|_SUBGRAPH_URL$/.test(key)),
   );
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "scripts/start.ts")], {
-    cwd: REPO_ROOT,
-    env: { ...env, DATA_DIR: dataDir, PORT: "0", SUBGRAPH_PORT_BASE: "0", LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready after 90 s:\n${output}`)), 90_000);
-    const check = () => {
-      const match = /Apollo Sandbox\s+(http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    };
-    child.stdout!.on("data", check);
-    child.on("exit", (code) => reject(new Error(`exited with ${code} before ready:\n${output}`)));
-  });
-  return { child, url, output: () => output };
-}
-
-async function stop(child: ChildProcess): Promise<number | null> {
-  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-  child.kill("SIGTERM");
-  return exited;
+  return startSystemProcess({ ...env, DATA_DIR: dataDir, PORT: "0", SUBGRAPH_PORT_BASE: "0", LOG_LEVEL: "warn" }, 90_000);
 }
 
 const CATALOG = `{
@@ -109,7 +83,7 @@ describe("npm start with no database configured", () => {
       expect(after.body.data!.productBySku.inventory.onHand).toBe(before.body.data!.productBySku.inventory.onHand + 1);
       expect((await gql(first.url, adjust, { id, d: -1 }, admin)).body.errors).toBeUndefined();
     } finally {
-      expect(await stop(first.child)).toBe(0);
+      expect(await first.stop()).toBe(0);
     }
 
     const second = await startEmbedded(dataDir);
@@ -119,7 +93,7 @@ describe("npm start with no database configured", () => {
       const cross = await gql(second.url, CROSS, {}, admin);
       expect(cross.body.data).toEqual(firstAnswer);
     } finally {
-      expect(await stop(second.child)).toBe(0);
+      expect(await second.stop()).toBe(0);
     }
   });
 });

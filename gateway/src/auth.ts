@@ -1,4 +1,4 @@
-import { ErrorCode, INTERNAL_HEADER_PREFIX, TokenError, type Logger, type TokenVerifier, type Viewer } from "@catalog/common";
+import { ErrorCode, INTERNAL_HEADER_PREFIX, sendError, TokenError, type Logger, type TokenVerifier, type Viewer } from "@catalog/common";
 import type { NextFunction, RequestHandler, Response } from "express";
 import type { GatewayMetrics } from "./metrics.ts";
 
@@ -60,23 +60,9 @@ function fail(res: Response, next: NextFunction, failure: AuthFailure): void {
 
 /** The 401 for a request whose bearer token or API key was refused. */
 export const refuseInvalidCredentials: RequestHandler = (_req, res, next) => {
-  if (res.locals.apiKeyRefused === true) {
-    res.status(401).json({
-      errors: [
-        {
-          message: "The API key is invalid or revoked.",
-          extensions: { code: ErrorCode.UNAUTHENTICATED, requestId: res.locals.requestId as string },
-        },
-      ],
-    });
-    return;
-  }
+  if (res.locals.apiKeyRefused === true) return sendError(res, 401, ErrorCode.UNAUTHENTICATED, "The API key is invalid or revoked.");
   const failure = res.locals.authFailure as AuthFailure | undefined;
   if (!failure) return next();
-  res
-    .status(401)
-    .setHeader("www-authenticate", `Bearer realm="catalog", error="${failure.oauthError}"`)
-    .json({
-      errors: [{ message: failure.message, extensions: { code: ErrorCode.UNAUTHENTICATED, requestId: res.locals.requestId as string } }],
-    });
+  res.setHeader("www-authenticate", `Bearer realm="catalog", error="${failure.oauthError}"`);
+  sendError(res, 401, ErrorCode.UNAUTHENTICATED, failure.message);
 };

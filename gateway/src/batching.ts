@@ -1,3 +1,4 @@
+import { sendError } from "@catalog/common";
 import type { RequestHandler } from "express";
 
 /**
@@ -16,6 +17,6 @@ export function batchGuard(maxOperations: number): RequestHandler {
           ? ["BATCH_TOO_LARGE", `A batch may hold 1 to ${maxOperations} operations; this one holds ${req.body.length}.`]
           : [undefined, undefined];
     if (!code) return next();
-    res.status(400).json({ errors: [{ message, extensions: { code, requestId: res.locals.requestId as string } }] });
+    sendError(res, 400, code, message);
   };
 }

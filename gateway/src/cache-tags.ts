@@ -1,7 +1,10 @@
 import {
   getDirectiveValues,
+  getNamedType,
   GraphQLIncludeDirective,
   GraphQLSkipDirective,
+  isCompositeType,
+  isObjectType,
   Kind,
   parse,
   valueFromASTUntyped,
@@ -11,7 +14,6 @@ import {
   type GraphQLAbstractType,
   type GraphQLNamedType,
   type GraphQLObjectType,
-  type GraphQLOutputType,
   type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
@@ -29,19 +31,6 @@ export function entityTypesOf(supergraphSdl: string): Set<string> {
   }
   return entities;
 }
-
-/**
- * By tag and shape, not graphql's helpers: those check `instanceof`, and the gateway's schema
- * comes from graphql's CommonJS build while this module imports the ESM one.
- */
-function getNamedType(type: GraphQLOutputType): GraphQLNamedType {
-  let named: unknown = type;
-  while (named && typeof named === "object" && "ofType" in named) named = (named as { ofType: unknown }).ofType;
-  return named as GraphQLNamedType;
-}
-
-const isObjectType = (type: GraphQLNamedType | undefined): type is GraphQLObjectType =>
-  (type as { [Symbol.toStringTag]?: string } | undefined)?.[Symbol.toStringTag] === "GraphQLObjectType";
 
 interface Walk {
   schema: GraphQLSchema;
@@ -83,11 +72,6 @@ function collectFields(walk: Walk, type: GraphQLObjectType, selectionSet: Select
   }
   return into;
 }
-
-const isCompositeType = (type: GraphQLNamedType | undefined): boolean => {
-  const tag = (type as { [Symbol.toStringTag]?: string } | undefined)?.[Symbol.toStringTag];
-  return tag === "GraphQLObjectType" || tag === "GraphQLInterfaceType" || tag === "GraphQLUnionType";
-};
 
 function visit(walk: Walk, type: GraphQLNamedType, fieldNodes: readonly FieldNode[], value: unknown): void {
   if (value === null || value === undefined) return;
@@ -145,8 +129,7 @@ export function responseTags(args: {
   if (!root) return [];
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of args.document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  // The variables as execution saw them, defaults filled in, for @skip/@include. (graphql's own
-  // coercion cannot be used: the gateway's schema comes from another copy of graphql.)
+  // The variables as execution saw them, defaults filled in, for @skip/@include.
   const variables: Record<string, unknown> = { ...args.variables };
   for (const definition of args.operation.variableDefinitions ?? []) {
     const name = definition.variable.name.value;

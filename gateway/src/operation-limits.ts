@@ -1,6 +1,13 @@
 import type { ApolloServerPlugin, BaseContext } from "@apollo/server";
 import {
+  getNamedType,
+  getNullableType,
   GraphQLError,
+  isAbstractType,
+  isCompositeType,
+  isInterfaceType,
+  isListType,
+  isObjectType,
   Kind,
   Lexer,
   parse,
@@ -11,17 +18,12 @@ import {
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
-  type GraphQLAbstractType,
   type GraphQLArgument,
   type GraphQLCompositeType,
   type GraphQLField,
   type GraphQLFormattedError,
-  type GraphQLInterfaceType,
-  type GraphQLNamedType,
   type GraphQLObjectType,
   type GraphQLSchema,
-  type GraphQLType,
-  type GraphQLUnionType,
   type OperationDefinitionNode,
   type ParseOptions,
   type SelectionSetNode,
@@ -454,7 +456,7 @@ function measureField(
   }
   const definition: GraphQLField<unknown, unknown> | undefined =
     isObjectType(parentType) || isInterfaceType(parentType) ? parentType.getFields()[name] : undefined;
-  const returnType = definition ? namedType(definition.type) : undefined;
+  const returnType = definition ? getNamedType(definition.type) : undefined;
   const child = field.selectionSet
     ? measureSelectionSet(field.selectionSet, isCompositeType(returnType) ? returnType : undefined, context)
     : undefined;
@@ -489,15 +491,15 @@ function multiplierOf(
     }
     return largest ?? listSize?.assumedSize ?? context.defaultListSize;
   }
-  if (!isList(definition.type)) return 1;
+  if (!isListType(getNullableType(definition.type))) return 1;
   if (listSize?.assumedSize !== undefined) return listSize.assumedSize;
   return context.pageTypes.has(parentType.name) ? 1 : context.defaultListSize;
 }
 
 /**
  * A slicing argument's value as execution will see it: the literal, else the variable's value,
- * else the variable's default, else the argument's schema default. Read by hand rather than with
- * graphql's getArgumentValues, which checks types with `instanceof` (see `tagOf`).
+ * else the variable's default, else the argument's schema default. Only numbers matter here, so
+ * this reads them directly instead of coercing every argument.
  */
 function slicingValue(field: FieldNode, argument: GraphQLArgument, context: MeasureContext): number | undefined {
   const node = field.arguments?.find((candidate) => candidate.name.value === argument.name)?.value;
@@ -536,9 +538,9 @@ function pageTypesOf(schema: GraphQLSchema, costModel: CostModel): Set<string> {
   for (const type of Object.values(schema.getTypeMap())) {
     if ((!isObjectType(type) && !isInterfaceType(type)) || type.name.startsWith("__")) continue;
     for (const field of Object.values(type.getFields())) {
-      if (isList(field.type)) continue;
+      if (isListType(getNullableType(field.type))) continue;
       if (slicingArgumentsOf(field, costModel.listSizes.get(`${type.name}.${field.name}`)).length === 0) continue;
-      pageTypes.add(namedType(field.type).name);
+      pageTypes.add(getNamedType(field.type).name);
     }
   }
   bySchema.set(schema, pageTypes);
@@ -552,33 +554,6 @@ function compositeType(schema: GraphQLSchema, name: string): GraphQLCompositeTyp
 
 function possibleTypesOf(schema: GraphQLSchema, type: GraphQLCompositeType): readonly GraphQLObjectType[] {
   return isAbstractType(type) ? schema.getPossibleTypes(type) : [type];
-}
-
-/**
- * Type predicates by tag instead of graphql's `isObjectType` & co., which use `instanceof` and
- * throw outside production mode when handed a type from another copy of graphql. That happens
- * under vitest: it loads graphql's ESM build for our source while Apollo Server and the gateway
- * load the CommonJS build, and the schema this plugin measures comes from them. Every graphql type
- * class reports its name as Symbol.toStringTag in both builds.
- */
-function tagOf(value: unknown): string {
-  return Object.prototype.toString.call(value).slice(8, -1);
-}
-const isObjectType = (type: unknown): type is GraphQLObjectType => tagOf(type) === "GraphQLObjectType";
-const isInterfaceType = (type: unknown): type is GraphQLInterfaceType => tagOf(type) === "GraphQLInterfaceType";
-const isUnionType = (type: unknown): type is GraphQLUnionType => tagOf(type) === "GraphQLUnionType";
-const isAbstractType = (type: unknown): type is GraphQLAbstractType => isInterfaceType(type) || isUnionType(type);
-const isCompositeType = (type: unknown): type is GraphQLCompositeType => isObjectType(type) || isAbstractType(type);
-
-function namedType(type: GraphQLType): GraphQLNamedType {
-  let current = type;
-  while ("ofType" in current) current = current.ofType;
-  return current;
-}
-
-function isList(type: GraphQLType): boolean {
-  const nullable = tagOf(type) === "GraphQLNonNull" && "ofType" in type ? type.ofType : type;
-  return tagOf(nullable) === "GraphQLList";
 }
 
 /** Adds a fragment's cost to every concrete type of `parentType` that its type condition can match. */

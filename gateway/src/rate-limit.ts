@@ -1,4 +1,4 @@
-import { breakerFor, type Logger } from "@catalog/common";
+import { breakerFor, sendError, type Logger } from "@catalog/common";
 import type { Request, RequestHandler, Response } from "express";
 import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
@@ -177,25 +177,11 @@ function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
 /** The 429 every limit answers with: Retry-After, RateLimit-* and a RATE_LIMITED error. */
 export function sendRateLimited(res: Response, decision: { limit: number; retryAfterSeconds: number }, what: string): void {
   const seconds = decision.retryAfterSeconds;
-  const requestId: unknown = res.locals.requestId;
-  res
-    .status(429)
-    .set({
-      "Retry-After": String(seconds),
-      "RateLimit-Limit": String(decision.limit),
-      "RateLimit-Remaining": "0",
-      "RateLimit-Reset": String(seconds),
-    })
-    .json({
-      errors: [
-        {
-          message: `${what}; retry in ${seconds} seconds.`,
-          extensions: {
-            code: "RATE_LIMITED",
-            retryAfter: seconds,
-            ...(typeof requestId === "string" && requestId ? { requestId } : {}),
-          },
-        },
-      ],
-    });
+  res.set({
+    "Retry-After": String(seconds),
+    "RateLimit-Limit": String(decision.limit),
+    "RateLimit-Remaining": "0",
+    "RateLimit-Reset": String(seconds),
+  });
+  sendError(res, 429, "RATE_LIMITED", `${what}; retry in ${seconds} seconds.`, { retryAfter: seconds });
 }

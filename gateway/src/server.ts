@@ -12,6 +12,7 @@ import {
   inputGuardPlugin,
   jsonErrorHandler,
   requestIdMiddleware,
+  sendError,
   signIdentity,
   memoryResponseCacheStore,
   redisResponseCacheStore,
@@ -66,14 +67,7 @@ const GRAPHQL_MEDIA_TYPES = ["application/graphql-response+json", "application/j
 const acceptGuard: RequestHandler = (req, res, next) => {
   if (!req.headers.accept) return next();
   if (req.accepts(req.method === "GET" ? [...GRAPHQL_MEDIA_TYPES, "text/html"] : GRAPHQL_MEDIA_TYPES)) return next();
-  res.status(406).json({
-    errors: [
-      {
-        message: `The Accept header must admit ${GRAPHQL_MEDIA_TYPES.join(" or ")}.`,
-        extensions: { code: "NOT_ACCEPTABLE", requestId: res.locals.requestId as string },
-      },
-    ],
-  });
+  sendError(res, 406, "NOT_ACCEPTABLE", `The Accept header must admit ${GRAPHQL_MEDIA_TYPES.join(" or ")}.`);
 };
 
 export interface Gateway {
@@ -251,10 +245,14 @@ export async function buildGateway(
       context: async ({ req, res }) => {
         const requestId = res.locals.requestId as string;
         const viewer = res.locals.viewer as Viewer | null;
+        let identityToken: string | undefined;
         return {
           requestId,
           viewer,
-          identityToken: signIdentity(internalSecret, viewer, requestId),
+          // Signed on the first subgraph call: cache hits and refused operations never need it.
+          get identityToken() {
+            return (identityToken ??= signIdentity(internalSecret, viewer, requestId));
+          },
           clientIp: req.ip ?? "unknown",
           deadline: res.locals.deadline as AbortSignal,
         };

@@ -4,7 +4,7 @@ import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accessTokenFor, ADMIN_USER, bearer, TEST_AUTH_ENV, testAuthConfig } from "../../test/support/auth.ts";
 import { createCategoryTree, createOrder, createProduct, createUser, token } from "../../test/support/fixtures.ts";
-import { countStatements, gql, json, type Stack, startExtraGateway, startStack } from "../../test/support/stack.ts";
+import { countStatements, gql, json, metricValue, type Stack, startExtraGateway, startStack } from "../../test/support/stack.ts";
 import { createLogger, createTokenVerifier, listen } from "@catalog/common";
 import express from "express";
 import { authenticate } from "../src/auth.ts";
@@ -228,10 +228,7 @@ describe("bad tokens are refused with 401, never treated as anonymous", () => {
   });
 
   it("refusals are counted at /metrics by reason", async () => {
-    const count = async (reason: string) => {
-      const text = await (await fetch(`${stack.gatewayUrl}/metrics`)).text();
-      return Number(new RegExp(`gateway_auth_failures_total\\{reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
-    };
+    const count = (reason: string) => metricValue(stack.gatewayUrl, `gateway_auth_failures_total{reason="${reason}"}`);
     const [expired, signature] = [await count("expired"), await count("signature")];
     const send = (t: string) => gql(stack.gatewayUrl, "{ categories { id } }", {}, { authorization: `Bearer ${t}` });
     await send(forge({ exp: now() - 120 }, { expiresIn: undefined }));

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_USER, bearer, TEST_AUTH_ENV } from "../../test/support/auth.ts";
 import { createCategoryTree, createProduct, createUser, token } from "../../test/support/fixtures.ts";
 import { startOwnRedis } from "../../test/support/redis-server.ts";
-import { countStatements, gql, json, startExtraGateway, startStack, type Stack } from "../../test/support/stack.ts";
+import { countStatements, gql, json, metricValue, startExtraGateway, startStack, type Stack } from "../../test/support/stack.ts";
 
 let stack: Stack;
 let redis: Redis;
@@ -169,8 +169,7 @@ describe("invalidation", () => {
     const { product } = await stockedProduct("10.00");
     const other = await startExtraGateway(stack, { REDIS_URL: stack.redisUrl, REDIS_KEY_PREFIX: stack.redisPrefix });
     try {
-      const invalidated = async () =>
-        Number(/gateway_response_cache_invalidated_tags_total (\d+)/.exec(await (await fetch(`${stack.gatewayUrl}/metrics`)).text())?.[1] ?? 0);
+      const invalidated = () => metricValue(stack.gatewayUrl, "gateway_response_cache_invalidated_tags_total");
       const before = await invalidated();
       await read(stack.gatewayUrl, PRODUCT, { id: product.id });
       expect((await read(other.url, PRODUCT, { id: product.id })).headers.get("x-cache")).toBe("HIT");
@@ -371,7 +370,7 @@ describe("Redis trouble is a cache miss, not an outage", () => {
       const purger = createRedisClient(own.url, { keyPrefix: "outage:", logger: createLogger("t", "silent"), commandTimeoutMs: 1_000 });
       try {
         await redisConnected(purger, 2_000);
-        const heard = async () => Number(/gateway_response_cache_invalidated_tags_total (\d+)/.exec(await (await fetch(`${gateway.url}/metrics`)).text())?.[1] ?? 0);
+        const heard = () => metricValue(gateway.url, "gateway_response_cache_invalidated_tags_total");
         let count = 0;
         for (let i = 0; i < 40 && count === 0; i++) {
           await redisResponseCacheStore(purger, { logger: createLogger("t", "silent") }).invalidate([`Product:${product.id}`]);

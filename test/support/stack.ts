@@ -2,12 +2,10 @@ import { randomUUID } from "node:crypto";
 import {
   cacheInvalidator,
   createLogger,
-  createRedisClient,
   listen,
   loadAuthConfig,
   openPostgres,
-  redisConnected,
-  redisResponseCacheStore,
+  openPurgeStore,
   startSubgraph,
   subgraphAuth,
   type AuthConfig,
@@ -80,9 +78,8 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
   // Each stack has Redis keys of its own, so one file's cached responses never answer another's.
   const redisPrefix = env.REDIS_KEY_PREFIX ?? `${inject("redisPrefix")}${randomUUID().slice(0, 8)}:`;
   const redisUrl = env.REDIS_URL ?? inject("redisUrl");
-  const subgraphRedis = createRedisClient(redisUrl, { keyPrefix: redisPrefix, logger, commandTimeoutMs: 1_000 });
-  await redisConnected(subgraphRedis, 2_000);
-  const cache = cacheInvalidator(redisResponseCacheStore(subgraphRedis, { logger }), logger);
+  const { redis: subgraphRedis, store } = await openPurgeStore(redisUrl, { keyPrefix: redisPrefix, logger });
+  const cache = cacheInvalidator(store, logger);
   const [users, products, orders, inventory] = await Promise.all([
     startTestSubgraph(usersSubgraph, { peers, auth, cache }),
     startTestSubgraph(productsSubgraph, { peers, auth, cache }),
@@ -133,6 +130,13 @@ export interface GraphQLResponse<T = Record<string, unknown>> {
     data?: T | null;
     errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
   };
+}
+
+/** A counter's value at a gateway's /metrics (0 when the series does not exist yet). */
+export async function metricValue(baseUrl: string, series: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
 /** Response bodies in tests are read as loosely as a client would read them. */

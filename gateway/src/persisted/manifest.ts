@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { printSchema, Supergraph } from "@apollo/federation-internals";
+import { Supergraph } from "@apollo/federation-internals";
 import { REPO_ROOT } from "@catalog/common";
-import { buildSchema, Kind, parse, print, validate, type DocumentNode, type GraphQLSchema } from "graphql";
+import { Kind, parse, print, validate, type DocumentNode, type GraphQLSchema } from "graphql";
 
 /** Apollo's persisted query manifest, as `@apollo/generate-persisted-query-manifest` writes it. */
 export interface PersistedOperation {
@@ -33,12 +33,9 @@ export class ManifestError extends Error {
   }
 }
 
-/**
- * The supergraph's API schema (what clients can query), built with this module's copy of graphql
- * so `validate` can use it (the federation library builds with another copy).
- */
+/** The supergraph's API schema: what clients can query. */
 export function apiSchemaOf(supergraphSdl: string): GraphQLSchema {
-  return buildSchema(printSchema(Supergraph.build(supergraphSdl).apiSchema()));
+  return Supergraph.build(supergraphSdl).apiSchema().toGraphQLJSSchema();
 }
 
 export const operationId = (body: string) => createHash("sha256").update(body).digest("hex");

@@ -1,6 +1,6 @@
-import { ErrorCode, signIdentity, type Logger } from "@catalog/common";
+import { ErrorCode, sendError, signIdentity, type Logger } from "@catalog/common";
 import type { Redis } from "ioredis";
-import type { Request, RequestHandler, Response } from "express";
+import type { Request, RequestHandler } from "express";
 import type { GatewayMetrics } from "../metrics.ts";
 import { createRateLimiter, sendRateLimited, type RateLimiter } from "../rate-limit.ts";
 import type { PersistedOperationRegistry } from "./registry.ts";
@@ -15,10 +15,6 @@ export interface Partner {
   quotaPerMinute: number;
   quotaPerDay: number;
 }
-
-const refuse = (res: Response, status: number, code: string, message: string) => {
-  res.status(status).json({ errors: [{ message, extensions: { code, requestId: res.locals.requestId as string } }] });
-};
 
 /** Our keys: `cpk_` and 32 random bytes in base64url. Anything else is refused without a lookup. */
 const KEY_FORMAT = /^cpk_[A-Za-z0-9_-]{43}$/;
@@ -101,7 +97,7 @@ export function partnerAuthentication(options: {
     const key = req.headers[API_KEY_HEADER];
     if (key === undefined) return next();
     if (req.headers.authorization !== undefined) {
-      return refuse(res, 400, "BAD_REQUEST", "Send an API key or a bearer token, not both.");
+      return sendError(res, 400, "BAD_REQUEST", "Send an API key or a bearer token, not both.");
     }
     let partner: Partner | null;
     try {
@@ -115,7 +111,7 @@ export function partnerAuthentication(options: {
       partner = typeof key === "string" ? await directory.resolve(key, res.locals.requestId as string) : null;
     } catch (error) {
       options.logger.error({ err: error }, "could not resolve a partner API key");
-      return refuse(res, 503, ErrorCode.SERVICE_UNAVAILABLE, "API keys cannot be checked right now; try again later.");
+      return sendError(res, 503, ErrorCode.SERVICE_UNAVAILABLE, "API keys cannot be checked right now; try again later.");
     }
     if (!partner) {
       options.metrics.authFailures.inc({ reason: "api_key" });
@@ -207,7 +203,7 @@ export function persistedOnly(options: { registry: PersistedOperationRegistry; m
     const partner = res.locals.partner as Partner | undefined;
     if (!partner) return next();
     const params = paramsOf(req);
-    if (!params) return refuse(res, 400, "BAD_REQUEST", "Partner requests carry one operation, by its persisted id.");
+    if (!params) return sendError(res, 400, "BAD_REQUEST", "Partner requests carry one operation, by its persisted id.");
     const hash = params.extensions?.persistedQuery?.sha256Hash;
     const listed = typeof hash === "string" ? options.registry.operations(partner.slug)?.get(hash) : undefined;
     if (listed) {
@@ -238,10 +234,10 @@ export function persistedOnly(options: { registry: PersistedOperationRegistry; m
     }
     if (typeof hash === "string") {
       count(partner.slug, "", "unlisted_id_refused");
-      return refuse(res, 404, "PERSISTED_QUERY_NOT_IN_LIST", "This operation is not in your list of persisted operations.");
+      return sendError(res, 404, "PERSISTED_QUERY_NOT_IN_LIST", "This operation is not in your list of persisted operations.");
     }
     count(partner.slug, "", "freeform_refused");
-    return refuse(
+    return sendError(
       res,
       400,
       "PERSISTED_QUERY_ID_REQUIRED",

@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ErrorRequestHandler, Express, RequestHandler } from "express";
+import type { ErrorRequestHandler, Express, RequestHandler, Response } from "express";
 import { requestIdFrom } from "./request-id.ts";
 import type { Logger } from "./logger.ts";
 
@@ -54,6 +54,15 @@ export const requestIdMiddleware: RequestHandler = (req, res, next) => {
 };
 
 /**
+ * A GraphQL-shaped error for a request refused before GraphQL runs (bad credentials, limits,
+ * unreadable bodies), carrying the request id like every other error.
+ */
+export function sendError(res: Response, status: number, code: string, message: string, extensions: Record<string, unknown> = {}): void {
+  const requestId = res.locals.requestId as string | undefined;
+  res.status(status).json({ errors: [{ message, extensions: { code, ...extensions, ...(requestId ? { requestId } : {}) } }] });
+}
+
+/**
  * Last middleware of every app. Body-parser failures (malformed JSON, oversized bodies) become
  * GraphQL-shaped JSON errors; Express's default handler would send an HTML page with a stack
  * trace and file paths outside production.
@@ -74,6 +83,6 @@ export function jsonErrorHandler(logger: Logger): ErrorRequestHandler {
     } else {
       logger.error({ err: error, requestId }, "unhandled HTTP error");
     }
-    res.status(status).json({ errors: [{ message, extensions: { code, ...(requestId ? { requestId } : {}) } }] });
+    sendError(res, status, code, message);
   };
 }

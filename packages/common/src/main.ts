@@ -5,9 +5,8 @@ import { openSubgraphDatabase, startSubgraph, subgraphAuth, type PrismaLike, typ
 import { booleanFlag, logLevel, parseEnv, port } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { REPO_ROOT } from "./paths.ts";
-import { createRedisClient, redisConnected } from "./redis.ts";
 import { cacheInvalidator } from "./response-cache/invalidator.ts";
-import { redisResponseCacheStore } from "./response-cache/store.ts";
+import { openPurgeStore } from "./response-cache/store.ts";
 import { DEFAULT_SUBGRAPH_PORTS } from "./database-url.ts";
 
 /** Config of a subgraph run on its own (docker-compose, or `npm start -w @catalog/<name>`). */
@@ -57,12 +56,10 @@ export async function runSubgraphMain<P extends PrismaLike>(module: SubgraphModu
   if (!config.REDIS_URL) {
     logger.warn("REDIS_URL is not set: changes made here cannot purge the gateway's response cache");
   }
-  const redis = config.REDIS_URL
-    ? createRedisClient(config.REDIS_URL, { keyPrefix: config.REDIS_KEY_PREFIX, logger, commandTimeoutMs: 1_000 })
-    : undefined;
+  const purge = config.REDIS_URL ? await openPurgeStore(config.REDIS_URL, { keyPrefix: config.REDIS_KEY_PREFIX, logger }) : undefined;
+  if (purge && !purge.connected) logger.warn("redis not connected at start; purges will retry");
+  const redis = purge?.redis;
   try {
-    // Connected before the first write, so its purge does not depend on a retry.
-    if (redis && !(await redisConnected(redis, 2_000))) logger.warn("redis not connected at start; purges will retry");
     const db = await openSubgraphDatabase(module.name, { env: process.env, dataDir: config.DATA_DIR });
     const server = await startSubgraph(module, {
       db,
@@ -72,7 +69,7 @@ export async function runSubgraphMain<P extends PrismaLike>(module: SubgraphModu
       introspection: config.NODE_ENV !== "production",
       migrate: config.MIGRATE_ON_START,
       auth,
-      cache: cacheInvalidator(redis ? redisResponseCacheStore(redis, { logger }) : undefined, logger),
+      cache: cacheInvalidator(purge?.store, logger),
       seed: demoSeedAllowed(config.NODE_ENV, config.SEED_ON_START),
       // e.g. PRODUCTS_SUBGRAPH_URL, as the gateway names them; default: the local default port.
       peers: (name) =>

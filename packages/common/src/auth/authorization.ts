@@ -1,11 +1,10 @@
 import {
   defaultFieldResolver,
   GraphQLError,
+  isObjectType,
   valueFromASTUntyped,
   type ConstDirectiveNode,
   type GraphQLFieldResolver,
-  type GraphQLNamedType,
-  type GraphQLObjectType,
   type GraphQLSchema,
 } from "graphql";
 import { ErrorCode } from "../errors.ts";
@@ -54,14 +53,6 @@ function requirementOf(nodes: readonly ConstDirectiveNode[]): Requirement | null
     }
   }
   return any ? requirement : null;
-}
-
-/**
- * By tag, not `instanceof`: buildSubgraphSchema (CommonJS) builds with graphql's CommonJS copy,
- * while this ESM module imports the ESM copy, and instanceof fails across the two.
- */
-function isObjectType(type: GraphQLNamedType): type is GraphQLObjectType {
-  return (type as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] === "GraphQLObjectType";
 }
 
 function merge(a: Requirement | null, b: Requirement | null): Requirement | null {

@@ -2,6 +2,7 @@ import { createSecretKey, type KeyObject } from "node:crypto";
 import type { RequestHandler } from "express";
 import jwt from "jsonwebtoken";
 import { ErrorCode } from "../errors.ts";
+import { sendError } from "../http.ts";
 import { isUuid } from "../ids.ts";
 import type { Viewer } from "./viewer.ts";
 
@@ -84,14 +85,7 @@ export function requireGatewayIdentity(secrets: readonly string[]): RequestHandl
       if (typeof token !== "string") throw new Error("missing identity header");
       viewer = verifyIdentity(secrets, token);
     } catch {
-      res.status(401).json({
-        errors: [
-          {
-            message: "This service only accepts requests from the catalog gateway.",
-            extensions: { code: ErrorCode.UNAUTHENTICATED, requestId: res.locals.requestId as string },
-          },
-        ],
-      });
+      sendError(res, 401, ErrorCode.UNAUTHENTICATED, "This service only accepts requests from the catalog gateway.");
       return;
     }
     res.locals.viewer = viewer;

@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "../logger.ts";
-import { breakerFor } from "../redis.ts";
+import { breakerFor, createRedisClient, redisConnected } from "../redis.ts";
 
 /** A cached GraphQL response and the policy it was stored under. */
 export interface CachedResponse {
@@ -282,4 +282,19 @@ export function memoryResponseCacheStore(options: { maxEntries?: number } = {}):
     },
     async close() {},
   };
+}
+
+/**
+ * A Redis connection for purging (subgraphs, npm start, scripts): a longer command timeout than
+ * the gateway's reads, since a purge is worth waiting a moment for, and connected before the
+ * first write needs it. `connected` is false when Redis did not answer within `waitMs`; purges
+ * then retry, and the client keeps reconnecting.
+ */
+export async function openPurgeStore(
+  url: string,
+  options: { keyPrefix: string; logger: Logger; commandTimeoutMs?: number; waitMs?: number },
+): Promise<{ redis: Redis; store: ResponseCacheStore; connected: boolean }> {
+  const redis = createRedisClient(url, { keyPrefix: options.keyPrefix, logger: options.logger, commandTimeoutMs: options.commandTimeoutMs ?? 1_000 });
+  const connected = await redisConnected(redis, options.waitMs ?? 2_000);
+  return { redis, store: redisResponseCacheStore(redis, { logger: options.logger }), connected };
 }

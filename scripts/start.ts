@@ -73,6 +73,7 @@ try {
         peers: (name) => peerUrls.get(name),
         auth: subgraphAuth(module.name, auth),
         cache,
+        env: process.env,
       });
     }),
   );

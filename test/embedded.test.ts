@@ -82,6 +82,19 @@ describe("npm start with no database configured", () => {
       expect(after.headers.get("x-cache")).toBe("MISS");
       expect(after.body.data!.productBySku.inventory.onHand).toBe(before.body.data!.productBySku.inventory.onHand + 1);
       expect((await gql(first.url, adjust, { id, d: -1 }, admin)).body.errors).toBeUndefined();
+
+      // Selling on the embedded default: the saga's jobs (pg-boss) live in the embedded database too.
+      const stock = `{ productBySku(sku: "SKU-00042") { inventory { reserved } } }`;
+      const reservedBefore = (await gql(first.url, stock)).body.data!.productBySku.inventory.reserved as number;
+      const place = `mutation ($id: ID!) { placeOrder(lines: [{ productId: $id, quantity: 1 }], idempotencyKey: "embedded-order-1",
+        shippingAddress: { name: "Ada", line1: "1 Main St", city: "Berlin", postalCode: "10115", country: "DE" }) { id status } }`;
+      const placed = await gql(first.url, place, { id }, admin);
+      expect(placed.body.errors, JSON.stringify(placed.body.errors)).toBeUndefined();
+      expect(placed.body.data!.placeOrder.status).toBe("PENDING");
+      expect((await gql(first.url, stock)).body.data!.productBySku.inventory.reserved).toBe(reservedBefore + 1);
+      const pay = `mutation ($id: ID!) { payOrder(orderId: $id, payment: { cardNumber: "4242424242424242" }) { status payment { status } } }`;
+      const paid = await gql(first.url, pay, { id: placed.body.data!.placeOrder.id }, admin);
+      expect(paid.body.data!.payOrder).toEqual({ status: "PROCESSING", payment: { status: "CAPTURED" } });
     } finally {
       expect(await first.stop()).toBe(0);
     }

@@ -28,6 +28,9 @@ import { TEST_AUTH_ENV, testAuthConfig } from "./auth.ts";
 
 export const logger = createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
 
+/** Subgraph settings for tests: job workers poll often, so tests waiting on a job wait little. */
+export const TEST_SUBGRAPH_ENV: Record<string, string> = { ORDER_JOBS_POLL_SECONDS: "0.5" };
+
 type Prismas = {
   users: ReturnType<typeof usersSubgraph.createPrisma>;
   products: ReturnType<typeof productsSubgraph.createPrisma>;
@@ -43,13 +46,15 @@ export interface Stack {
   /** The Redis this stack's gateway and subgraphs share, and its key prefix (one per stack). */
   redisUrl: string;
   redisPrefix: string;
+  /** Where subgraphs reach a peer from now on (e.g. a dead address, or a fault-injecting proxy). */
+  setPeerUrl(name: string, url: string): void;
   close(): Promise<void>;
 }
 
 /** Starts one subgraph on port 0 against a real PostgreSQL database (default: this run's). */
 export async function startTestSubgraph<P extends PrismaLike>(
   module: SubgraphModule<P>,
-  options: { peers?: PeerUrls; databaseUrl?: string; auth?: AuthConfig; cache?: CacheInvalidator } = {},
+  options: { peers?: PeerUrls; databaseUrl?: string; auth?: AuthConfig; cache?: CacheInvalidator; env?: Record<string, string> } = {},
 ): Promise<StartedSubgraph<P>> {
   const db = openPostgres(options.databaseUrl ?? inject("databaseUrls")[module.name], { poolSize: 5 });
   return startSubgraph(module, {
@@ -62,6 +67,7 @@ export async function startTestSubgraph<P extends PrismaLike>(
     peers: options.peers ?? (() => undefined),
     auth: subgraphAuth(module.name, options.auth ?? testAuthConfig),
     cache: options.cache ?? cacheInvalidator(undefined, logger),
+    env: { ...TEST_SUBGRAPH_ENV, ...options.env },
   });
 }
 
@@ -70,7 +76,10 @@ export async function startTestSubgraph<P extends PrismaLike>(
  * variables in `env` (JWT_*, INTERNAL_AUTH_*) apply to the subgraphs too; with JWT_ALGORITHM=RS256
  * and no key source, the gateway fetches the users subgraph's JWKS.
  */
-export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(
+  env: Record<string, string> = {},
+  options: { orders?: SubgraphModule<Prismas["orders"]>; subgraphEnv?: Record<string, string> } = {},
+): Promise<Stack> {
   const peerUrls = new Map<string, string>();
   const peers: PeerUrls = (name) => peerUrls.get(name);
   const authEnv = { ...TEST_AUTH_ENV, ...env };
@@ -83,7 +92,7 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
   const [users, products, orders, inventory] = await Promise.all([
     startTestSubgraph(usersSubgraph, { peers, auth, cache }),
     startTestSubgraph(productsSubgraph, { peers, auth, cache }),
-    startTestSubgraph(ordersSubgraph, { peers, auth, cache }),
+    startTestSubgraph(options.orders ?? ordersSubgraph, { peers, auth, cache, ...(options.subgraphEnv ? { env: options.subgraphEnv } : {}) }),
     startTestSubgraph(inventorySubgraph, { peers, auth, cache }),
   ]);
   for (const s of [users, products, orders, inventory]) peerUrls.set(s.name, `${s.url}/graphql`);
@@ -114,6 +123,7 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     prisma: { users: users.prisma, products: products.prisma, orders: orders.prisma, inventory: inventory.prisma },
     redisUrl,
     redisPrefix,
+    setPeerUrl: (name, url) => peerUrls.set(name, url),
     async close() {
       await server.close();
       await gateway.stop();

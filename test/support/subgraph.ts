@@ -1,7 +1,7 @@
 import { cacheInvalidator, openPostgres, subgraphAuth, type CacheInvalidator, type PeerUrls, type Viewer, type PrismaLike, type SubgraphApp, type SubgraphModule } from "@catalog/common";
 import { inject } from "vitest";
 import { testAuthConfig } from "./auth.ts";
-import { logger } from "./stack.ts";
+import { logger, TEST_SUBGRAPH_ENV } from "./stack.ts";
 
 export interface SubgraphHarness<P> {
   prisma: P;
@@ -16,7 +16,7 @@ export interface SubgraphHarness<P> {
  */
 export async function subgraphHarness<P extends PrismaLike>(
   module: SubgraphModule<P>,
-  options: { peers?: PeerUrls; viewer?: Viewer | null; cache?: CacheInvalidator } = {},
+  options: { peers?: PeerUrls; viewer?: Viewer | null; cache?: CacheInvalidator; env?: Record<string, string> } = {},
 ): Promise<SubgraphHarness<P>> {
   const peers = options.peers ?? (() => undefined);
   const defaultViewer = options.viewer ?? null;
@@ -30,6 +30,7 @@ export async function subgraphHarness<P extends PrismaLike>(
     peers,
     auth: subgraphAuth(module.name, testAuthConfig),
     cache: options.cache ?? cacheInvalidator(undefined, logger),
+    env: { ...TEST_SUBGRAPH_ENV, ...options.env },
   });
   return {
     prisma,

@@ -40,6 +40,8 @@ export interface SubgraphDeps<P> {
   auth: SubgraphAuth;
   /** Purges the gateway's response cache after this subgraph changes data. */
   cache: CacheInvalidator;
+  /** The process environment (or a test's), for a subgraph's own settings, parsed with zod at build. */
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 /** What a subgraph package exports so one launcher can migrate, seed and serve any of them. */
@@ -89,6 +91,7 @@ export async function startSubgraph<P extends PrismaLike>(
     peers: PeerUrls;
     auth: SubgraphAuth;
     cache: CacheInvalidator;
+    env?: Readonly<Record<string, string | undefined>>;
   },
 ): Promise<StartedSubgraph<P>> {
   const { db, logger } = options;
@@ -99,7 +102,7 @@ export async function startSubgraph<P extends PrismaLike>(
   const prisma = module.createPrisma(db.adapter);
   const seeded = options.seed ? await module.seed(prisma, db) : false;
   if (seeded) logger.info("seeded demo data");
-  const app = await module.build({ prisma, db, logger, introspection: options.introspection, peers: options.peers, auth: options.auth, cache: options.cache });
+  const app = await module.build({ prisma, db, logger, introspection: options.introspection, peers: options.peers, auth: options.auth, cache: options.cache, env: options.env ?? {} });
   const server = await listen(app.app, options.port, options.host);
   logger.info({ url: `${server.url}/graphql`, database: db.location }, "subgraph listening");
   return {

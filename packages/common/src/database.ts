@@ -8,6 +8,11 @@ import type { SqlRunner } from "./migrations.ts";
 
 /** A subgraph's database: the Prisma driver adapter plus a raw runner for migrations and seeding. */
 export interface Database extends SqlRunner {
+  /**
+   * Any SQL, with or without parameters, several statements allowed when there are none; the
+   * rows of the last statement. What a job queue library on this database needs.
+   */
+  execute(sql: string, params?: unknown[]): Promise<{ rows: unknown[]; rowCount: number }>;
   kind: "postgres" | "embedded";
   /** Where the data lives, safe to log (no password). */
   location: string;
@@ -61,7 +66,7 @@ export interface PostgresOptions {
 export function openPostgres(url: string, options: PostgresOptions = {}): Database {
   // Raw statements (migrations, seeding, health checks) use their own small pool; Prisma's adapter
   // keeps its own, so neither can starve the other.
-  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
   pool.on("error", () => {
     // An idle client lost its connection; the pool replaces it on next use.
   });
@@ -74,6 +79,12 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
     },
     async query<T>(sql: string, params: unknown[] = []) {
       return (await pool.query(sql, params)).rows as T[];
+    },
+    async execute(sql, params) {
+      // Without parameters pg uses the simple protocol, which answers one result per statement.
+      const result = (await pool.query(sql, params)) as pg.QueryResult | pg.QueryResult[];
+      const last = Array.isArray(result) ? result[result.length - 1] : result;
+      return { rows: last?.rows ?? [], rowCount: last?.rowCount ?? 0 };
     },
     async close() {
       await pool.end();
@@ -100,6 +111,15 @@ export async function openEmbedded(dataDir: string | undefined, options: { fresh
     },
     async query<T>(sql: string, params: unknown[] = []) {
       return (await lite.query<T>(sql, params)).rows;
+    },
+    async execute(sql, params) {
+      if (params?.length) {
+        const result = await lite.query(sql, params);
+        return { rows: result.rows, rowCount: result.affectedRows ?? 0 };
+      }
+      const results = await lite.exec(sql);
+      const last = results[results.length - 1];
+      return { rows: last?.rows ?? [], rowCount: last?.affectedRows ?? 0 };
     },
     async close() {
       await lite.close();

@@ -78,7 +78,25 @@ export function maskError(
  * What a public error may tell a client. Anything else (e.g. a `response` extension with a
  * subgraph's URL and body, added by Apollo's data source) stays in the logs.
  */
-const PUBLIC_EXTENSIONS = new Set(["code", "field", "limit", "actual", "retryAfter", "requestId", "serviceName"]);
+const PUBLIC_EXTENSIONS = new Set([
+  "code",
+  "field",
+  "limit",
+  "actual",
+  "retryAfter",
+  "requestId",
+  "serviceName",
+  // Selling: what a client needs to recover from a refused order or payment.
+  "shortages",
+  "productId",
+  "productIds",
+  "currencies",
+  "declineCode",
+  "orderId",
+  "from",
+  "to",
+  "allowed",
+]);
 
 function publicExtensions(extensions: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(extensions).filter(([key]) => PUBLIC_EXTENSIONS.has(key)));

@@ -18,6 +18,18 @@ export const ErrorCode = {
   /** A subgraph, or the request as a whole, ran past its deadline. */
   GATEWAY_TIMEOUT: "GATEWAY_TIMEOUT",
   INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
+  /** Selling (docs/decisions/0009): an order's status cannot change that way, or not by this caller. */
+  INVALID_STATUS_TRANSITION: "INVALID_STATUS_TRANSITION",
+  /** An idempotency key already used for a different request. */
+  IDEMPOTENCY_KEY_REUSED: "IDEMPOTENCY_KEY_REUSED",
+  /** A product that cannot be bought: archived, or unknown. */
+  PRODUCT_UNAVAILABLE: "PRODUCT_UNAVAILABLE",
+  /** The lines of one order are priced in more than one currency. */
+  CURRENCY_MISMATCH: "CURRENCY_MISMATCH",
+  /** The payment provider declined the payment; the order is cancelled. */
+  PAYMENT_DECLINED: "PAYMENT_DECLINED",
+  /** The checkout ran past CHECKOUT_RECOVERY_SECONDS and was abandoned; send it again. */
+  CHECKOUT_EXPIRED: "CHECKOUT_EXPIRED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -29,6 +41,10 @@ export function badUserInput(message: string, field?: string): GraphQLError {
 
 export function notFound(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: ErrorCode.NOT_FOUND } });
+}
+
+export function coded(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, ...extensions } });
 }
 
 export function conflict(message: string, field?: string): GraphQLError {

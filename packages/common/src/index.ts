@@ -25,3 +25,4 @@ export * from "./auth/authorization.ts";
 export * from "./redis.ts";
 export * from "./response-cache/store.ts";
 export * from "./response-cache/invalidator.ts";
+export * from "./peer-client.ts";

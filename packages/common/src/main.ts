@@ -70,6 +70,7 @@ export async function runSubgraphMain<P extends PrismaLike>(module: SubgraphModu
       migrate: config.MIGRATE_ON_START,
       auth,
       cache: cacheInvalidator(purge?.store, logger),
+      env: process.env,
       seed: demoSeedAllowed(config.NODE_ENV, config.SEED_ON_START),
       // e.g. PRODUCTS_SUBGRAPH_URL, as the gateway names them; default: the local default port.
       peers: (name) =>

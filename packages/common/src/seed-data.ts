@@ -252,6 +252,19 @@ export function catalogSeed(): CatalogSeed {
     });
   }
 
+  // Orders not yet shipped hold their units, as the selling saga would have left them (inventory
+  // seeds the matching reservations); on hand covers at least what is held.
+  for (const item of stock) item.reserved = 0;
+  const stockOf = new Map(stock.map((item) => [item.productId, item]));
+  for (const order of orders) {
+    if (order.status !== "PENDING" && order.status !== "PROCESSING") continue;
+    for (const line of order.items) {
+      const item = stockOf.get(line.productId)!;
+      item.reserved += line.quantity;
+      item.onHand = Math.max(item.onHand, item.reserved);
+    }
+  }
+
   cached = { users, categories, products, reviews, stock, orders };
   return cached;
 }

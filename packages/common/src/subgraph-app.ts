@@ -125,13 +125,18 @@ type SubgraphResolverMap = Extract<Parameters<typeof buildSubgraphSchema>[0], { 
  * What each subgraph's server.ts declares: its SDL, resolvers and per-request context. The result
  * builds the server from injected dependencies and never listens (index.ts, or a test, does).
  */
-export function defineSubgraphServer<P, TContext extends RequestScoped>(definition: {
+export function defineSubgraphServer<P, TContext extends RequestScoped, Services = undefined>(definition: {
   name: string;
   typeDefs: DocumentNode;
   resolvers: object;
   /** The data-dependent rules the schema names in @policy. */
   policies?: Record<string, Policy>;
-  createContext(deps: SubgraphDeps<P>, request: SubgraphRequest): TContext;
+  /**
+   * Per-process services built once from the dependencies before the server answers (e.g. a job
+   * queue and its workers), handed to every request's context and stopped with the server.
+   */
+  start?(deps: SubgraphDeps<P>): Promise<Services & { stop(): Promise<void> }>;
+  createContext(deps: SubgraphDeps<P>, request: SubgraphRequest, services: Services): TContext;
   routes?(app: Express, deps: SubgraphDeps<P>): void;
 }): (deps: SubgraphDeps<P>) => Promise<SubgraphApp> {
   // Our resolvers are typed per subgraph; this is the one place they meet the loose map type.
@@ -139,17 +144,27 @@ export function defineSubgraphServer<P, TContext extends RequestScoped>(definiti
     buildSubgraphSchema({ typeDefs: definition.typeDefs, resolvers: definition.resolvers as SubgraphResolverMap }),
     definition.policies ?? {},
   );
-  return (deps) =>
-    createSubgraphApp<TContext>({
+  return async (deps) => {
+    const services = definition.start ? await definition.start(deps) : undefined;
+    const app = await createSubgraphApp<TContext>({
       name: definition.name,
       schema,
       logger: deps.logger,
       introspection: deps.introspection,
-      context: (request) => definition.createContext(deps, request),
+      context: (request) => definition.createContext(deps, request, services as Services),
       internalSecrets: deps.auth.internalSecrets,
       ...(definition.routes ? { routes: (app: Express) => definition.routes?.(app, deps) } : {}),
       checkReady: async () => {
         await deps.db.query("SELECT 1");
       },
     });
+    return {
+      ...app,
+      async stop() {
+        // Background work first: a job must not start against a server that is going away.
+        await services?.stop();
+        await app.stop();
+      },
+    };
+  };
 }

@@ -103,11 +103,13 @@ describe("migrations", () => {
     const db = openPostgres(url);
     try {
       const first = await applyMigrations(db, "inventory");
-      expect(first.applied).toEqual(["20261121000000_init"]);
+      expect(first.applied).toEqual(["20261121000000_init", "20261202000000_reservations"]);
       const second = await applyMigrations(db, "inventory");
-      expect(second).toEqual({ applied: [], alreadyApplied: 1 });
-      const rows = await db.query<{ migration_name: string; checksum: string }>(`SELECT migration_name, checksum FROM "_prisma_migrations"`);
-      expect(rows).toHaveLength(1);
+      expect(second).toEqual({ applied: [], alreadyApplied: 2 });
+      const rows = await db.query<{ migration_name: string; checksum: string }>(
+        `SELECT migration_name, checksum FROM "_prisma_migrations" ORDER BY migration_name`,
+      );
+      expect(rows).toHaveLength(2);
       const sql = await readFile(path.join(PRISMA_DIR, "inventory/migrations/20261121000000_init/migration.sql"));
       const { createHash } = await import("node:crypto");
       expect(rows[0]!.checksum).toBe(createHash("sha256").update(sql).digest("hex"));

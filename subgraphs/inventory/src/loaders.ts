@@ -2,7 +2,7 @@ import { batchTopPerParent, inKeyOrder, newestPerParent, topKey, type TopKey } f
 import DataLoader from "dataloader";
 import type { InventoryPrisma, StockItem, StockMovement } from "./prisma.ts";
 
-const MOVEMENT_COLUMNS = ["id", "product_id", "delta", "reason", "note", "on_hand_after", "created_at"] as const;
+const MOVEMENT_COLUMNS = ["id", "product_id", "delta", "reason", "note", "on_hand_after", "reserved_delta", "order_id", "created_at"] as const;
 
 export interface Loaders {
   stockByProductId: DataLoader<string, StockItem | null>;

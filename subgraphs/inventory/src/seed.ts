@@ -3,7 +3,7 @@ import type { InventoryPrisma } from "./prisma.ts";
 
 export async function seedInventory(prisma: InventoryPrisma): Promise<boolean> {
   if ((await prisma.stockItem.count()) > 0) return false;
-  const { stock, products } = catalogSeed();
+  const { stock, products, orders } = catalogSeed();
   const receivedAt = new Map(products.map((p) => [p.id, p.createdAt]));
   await prisma.$transaction(async (tx) => {
     await tx.stockItem.createMany({ data: stock });
@@ -19,6 +19,28 @@ export async function seedInventory(prisma: InventoryPrisma): Promise<boolean> {
           onHandAfter: s.onHand,
           createdAt: receivedAt.get(s.productId)!,
         })),
+    });
+    // The demo's unshipped orders hold their stock, so cancelling or shipping one moves it right.
+    const held = orders.filter((order) => order.status === "PENDING" || order.status === "PROCESSING");
+    const lines = held.flatMap((order) => {
+      const quantities = new Map<string, number>();
+      for (const item of order.items) quantities.set(item.productId, (quantities.get(item.productId) ?? 0) + item.quantity);
+      return [...quantities].map(([productId, quantity]) => ({ orderId: order.id, productId, quantity, createdAt: order.createdAt }));
+    });
+    await tx.reservation.createMany({ data: held.map((order) => ({ orderId: order.id, status: "HELD" as const, createdAt: order.createdAt })) });
+    await tx.reservationLine.createMany({ data: lines.map(({ createdAt: _createdAt, ...line }) => line) });
+    const onHand = new Map(stock.map((s) => [s.productId, s.onHand]));
+    await tx.stockMovement.createMany({
+      data: lines.map((line) => ({
+        productId: line.productId,
+        delta: 0,
+        reservedDelta: line.quantity,
+        reason: "RESERVED" as const,
+        note: `Held for order ${line.orderId}`,
+        onHandAfter: onHand.get(line.productId)!,
+        orderId: line.orderId,
+        createdAt: line.createdAt,
+      })),
     });
   }, { timeout: 120_000 });
   return true;

@@ -1,6 +1,7 @@
-import { groupedInKeyOrder, inKeyOrder } from "@catalog/common";
+import { groupedInKeyOrder, inKeyOrder, type PeerIdentity } from "@catalog/common";
 import DataLoader from "dataloader";
-import type { Order, OrderItem, OrdersPrisma } from "./prisma.ts";
+import type { CatalogProduct, Peers } from "./peers.ts";
+import type { Order, OrderItem, OrdersPrisma, OrderTransition, Payment } from "./prisma.ts";
 
 /** One page of one user's orders: `limit + 1` rows were asked for, so the extra one means "more". */
 export interface OrderPageKey {
@@ -14,9 +15,15 @@ export interface Loaders {
   itemsByOrderId: DataLoader<string, OrderItem[]>;
   ordersByUser: DataLoader<OrderPageKey, Order[], string>;
   orderCountByUser: DataLoader<string, number>;
+  paymentsByOrderId: DataLoader<string, Payment[]>;
+  transitionsByOrderId: DataLoader<string, OrderTransition[]>;
+  /** Products as products reports them now (one call per request for every cart line). */
+  catalogProduct: DataLoader<string, CatalogProduct | null>;
+  /** Units available now, from inventory (one call per request). */
+  available: DataLoader<string, number>;
 }
 
-export function createLoaders(prisma: OrdersPrisma): Loaders {
+export function createLoaders(prisma: OrdersPrisma, peers: Peers, identity: PeerIdentity): Loaders {
   const orderById = new DataLoader<string, Order | null>(async (ids) =>
     inKeyOrder(ids, await prisma.order.findMany({ where: { id: { in: [...ids] } } }), (row) => row.id),
   );
@@ -69,6 +76,22 @@ export function createLoaders(prisma: OrdersPrisma): Loaders {
       },
       { cacheKeyFn: pageKey },
     ),
+    paymentsByOrderId: new DataLoader(async (orderIds) =>
+      groupedInKeyOrder(
+        orderIds,
+        await prisma.payment.findMany({ where: { orderId: { in: [...orderIds] } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] }),
+        (row) => row.orderId,
+      ),
+    ),
+    transitionsByOrderId: new DataLoader(async (orderIds) =>
+      groupedInKeyOrder(
+        orderIds,
+        await prisma.orderTransition.findMany({ where: { orderId: { in: [...orderIds] } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] }),
+        (row) => row.orderId,
+      ),
+    ),
+    catalogProduct: new DataLoader((ids) => peers.products(identity, ids)),
+    available: new DataLoader((ids) => peers.available(identity, ids)),
     orderCountByUser: new DataLoader(async (userIds) => {
       const rows = await prisma.order.groupBy({ by: ["userId"], where: { userId: { in: [...userIds] } }, _count: { _all: true } });
       const counts = new Map(rows.map((row) => [row.userId, row._count._all]));

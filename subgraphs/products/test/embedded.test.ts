@@ -22,6 +22,7 @@ beforeAll(async () => {
     peers: () => undefined,
     auth: subgraphAuth("products", testAuthConfig),
     cache: cacheInvalidator(undefined, logger),
+    env: {},
   });
 });
 afterAll(async () => {

@@ -46,6 +46,18 @@ export function signIdentity(secret: string, viewer: Viewer | null, requestId: s
   );
 }
 
+/**
+ * A service acting on its own behalf (a recovery job, a saga step), not for a caller. It is the
+ * same signed identity, with a fixed subject and the `SERVICE` role; only services holding the
+ * internal secret can sign it, and no user role maps to the scopes it carries (viewer.ts).
+ */
+export const SERVICE_USER_ID = "00000000-0000-4000-8000-000000005e41";
+export const SERVICE_ROLE = "SERVICE";
+
+export function signServiceIdentity(secret: string, scopes: readonly string[], requestId: string): string {
+  return signIdentity(secret, { userId: SERVICE_USER_ID, roles: [SERVICE_ROLE], scopes }, requestId);
+}
+
 /** The viewer the gateway vouched for (null: anonymous); throws when the token is not the gateway's. */
 export function verifyIdentity(secrets: readonly string[], token: string): Viewer | null {
   let lastError: unknown;

@@ -14,8 +14,14 @@ export interface Viewer {
 /** What each role may do beyond reading the public catalog and its own data. */
 export const ROLE_SCOPES: Readonly<Record<string, readonly string[]>> = {
   CUSTOMER: [],
-  ADMIN: ["catalog:write", "users:read", "orders:read", "partners:write"],
+  ADMIN: ["catalog:write", "users:read", "orders:read", "orders:write", "partners:write"],
 };
+
+/**
+ * Scopes only services sign for themselves (signServiceIdentity): holding stock for an order,
+ * selling or releasing it. No role above grants them, so no access token can carry them.
+ */
+export const SERVICE_SCOPES = { STOCK_RESERVE: "stock:reserve" } as const;
 
 export function scopesForRoles(roles: readonly string[]): string[] {
   return [...new Set(roles.flatMap((role) => ROLE_SCOPES[role] ?? []))].sort();

@@ -1,7 +1,7 @@
 import { isUuid } from "@catalog/common";
 import type { Context } from "../context.ts";
 import { mayReadOrdersOf } from "../policies.ts";
-import type { Order as OrderRow, OrderItem as OrderItemRow } from "../prisma.ts";
+import type { Order as OrderRow, OrderItem as OrderItemRow, OrderTransition as TransitionRow, Payment as PaymentRow } from "../prisma.ts";
 
 /**
  * Someone else's order is answered exactly like a missing one (null, no error), so ids cannot be
@@ -29,6 +29,21 @@ export const Order = {
   total(order: OrderRow) {
     return { amount: order.totalAmount.toFixed(2), currency: order.currency };
   },
+  paymentDueAt(order: OrderRow) {
+    return order.status === "PENDING" ? order.paymentDueAt : null;
+  },
+  stockStatus(order: OrderRow) {
+    return order.stockState;
+  },
+  async payment(order: OrderRow, _: unknown, ctx: Context) {
+    return (await ctx.loaders.paymentsByOrderId.load(order.id)).at(-1) ?? null;
+  },
+  payments(order: OrderRow, _: unknown, ctx: Context) {
+    return ctx.loaders.paymentsByOrderId.load(order.id);
+  },
+  history(order: OrderRow, _: unknown, ctx: Context) {
+    return ctx.loaders.transitionsByOrderId.load(order.id);
+  },
   shippingAddress(order: OrderRow) {
     return {
       name: order.shipName,
@@ -55,4 +70,15 @@ export const OrderItem = {
     const order = await ctx.loaders.orderById.load(item.orderId);
     return { amount: item.unitPrice.mul(item.quantity).toFixed(2), currency: order?.currency ?? "USD" };
   },
+};
+
+export const OrderTransition = {
+  from: (row: TransitionRow) => row.fromStatus,
+  to: (row: TransitionRow) => row.toStatus,
+  actor: (row: TransitionRow) => row.actorKind,
+  at: (row: TransitionRow) => row.createdAt,
+};
+
+export const Payment = {
+  amount: (row: PaymentRow) => ({ amount: row.amount.toFixed(2), currency: row.currency }),
 };

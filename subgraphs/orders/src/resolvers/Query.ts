@@ -1,9 +1,57 @@
-import { parseId } from "@catalog/common";
+import { badUserInput, decodeCursor, encodeCursor, isUuid, parseCursorDate, parseFirst, parseId, toConnection } from "@catalog/common";
 import type { Context } from "../context.ts";
+import { findCart, myCart } from "../carts.ts";
+import type { OrderStatus } from "../prisma.ts";
 import { visibleOrder } from "./Order.ts";
+
+const ADMIN_CURSOR = "orders:all";
+
+interface OrdersFilter {
+  status?: OrderStatus | null;
+  userId?: string | null;
+  createdAfter?: Date | null;
+  createdBefore?: Date | null;
+}
 
 export const Query = {
   order(_: unknown, args: { id: string }, ctx: Context) {
     return visibleOrder(parseId(args.id), ctx);
+  },
+  cart(_: unknown, args: { id: string }, ctx: Context) {
+    return isUuid(args.id) ? findCart(ctx.selling, ctx.viewer, args.id.toLowerCase()) : null;
+  },
+  myCart(_: unknown, __: unknown, ctx: Context) {
+    return ctx.viewer ? myCart(ctx.selling, ctx.viewer) : null;
+  },
+  /** Admins (@requiresScopes orders:read): keyset pagination, newest first. */
+  async orders(_: unknown, args: { filter?: OrdersFilter | null; first?: number | null; after?: string | null }, ctx: Context) {
+    const first = parseFirst(args.first);
+    const filter = args.filter ?? {};
+    const cursor = decodeCursor(args.after, ADMIN_CURSOR, 2);
+    let after: { createdAt: Date; id: string } | undefined;
+    if (cursor) {
+      const createdAt = parseCursorDate(cursor[0]);
+      if (!createdAt || !isUuid(cursor[1])) throw badUserInput(`Argument "after" is not a cursor this list issued.`, "after");
+      after = { createdAt, id: cursor[1] };
+    }
+    const where = {
+      ...(filter.status ? { status: filter.status } : {}),
+      ...(filter.userId ? { userId: parseId(filter.userId, "filter.userId") } : {}),
+      ...(filter.createdAfter || filter.createdBefore
+        ? { createdAt: { ...(filter.createdAfter ? { gte: filter.createdAfter } : {}), ...(filter.createdBefore ? { lt: filter.createdBefore } : {}) } }
+        : {}),
+    };
+    const rows = await ctx.prisma.order.findMany({
+      where: after
+        ? { AND: [where, { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }] }
+        : where,
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: first + 1,
+    });
+    for (const row of rows) ctx.loaders.orderById.prime(row.id, row);
+    return {
+      ...toConnection(rows, first, (row) => encodeCursor(ADMIN_CURSOR, [row.createdAt.toISOString(), row.id])),
+      totalCount: () => ctx.prisma.order.count({ where }),
+    };
   },
 };

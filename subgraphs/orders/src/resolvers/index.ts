@@ -1,6 +1,20 @@
 import { DateTimeScalar, DecimalScalar } from "@catalog/common";
-import { Order, OrderItem } from "./Order.ts";
+import { Cart, CartLine } from "./Cart.ts";
+import { Mutation } from "./Mutation.ts";
+import { Order, OrderItem, OrderTransition, Payment } from "./Order.ts";
 import { Query } from "./Query.ts";
 import { User } from "./User.ts";
 
-export const resolvers = { DateTime: DateTimeScalar, Decimal: DecimalScalar, Query, Order, OrderItem, User };
+export const resolvers = {
+  DateTime: DateTimeScalar,
+  Decimal: DecimalScalar,
+  Query,
+  Mutation,
+  Order,
+  OrderItem,
+  OrderTransition,
+  Payment,
+  Cart,
+  CartLine,
+  User,
+};

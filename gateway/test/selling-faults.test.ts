@@ -1,0 +1,248 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { JOB } from "../../subgraphs/orders/src/jobs.ts";
+import { ADMIN_USER, bearer } from "../../test/support/auth.ts";
+import { startFaultProxy } from "../../test/support/fault-proxy.ts";
+import { ORDER_FIELDS, customer, eventually, placeOrder, startSellingStack, stockOf, stockedProduct, type SellingStack } from "../../test/support/selling.ts";
+import { gql } from "../../test/support/stack.ts";
+
+// Each failure between two steps of the sagas, caused for real: a step that dies where a crash
+// would (a test hook that throws: nothing after it runs), a peer that is down, a peer whose answer
+// is lost after it did the work. Then the recovery jobs (pg-boss, on the orders database) run,
+// made due now instead of at their configured delay, and stock and orders must agree.
+let stack: SellingStack;
+let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
+let inventoryUrl: string;
+beforeAll(async () => {
+  stack = await startSellingStack({ ORDER_PEER_TIMEOUT_MS: "1000" });
+  inventoryUrl = `${stack.subgraphs.inventory.url}/graphql`;
+  proxy = await startFaultProxy(() => inventoryUrl);
+  stack.setPeerUrl("inventory", proxy.url);
+});
+afterEach(() => {
+  proxy.setMode("pass");
+  delete stack.faults.afterReserve;
+  delete stack.faults.afterCapture;
+});
+afterAll(async () => {
+  await stack?.close();
+  await proxy?.close();
+});
+
+const admin = bearer(ADMIN_USER);
+
+class SimulatedCrash extends Error {}
+const crash = async () => {
+  throw new SimulatedCrash("the orders service died here");
+};
+
+async function reservationOf(orderId: string) {
+  return stack.prisma.inventory.reservation.findUnique({ where: { orderId }, include: { lines: true } });
+}
+
+async function placingCheckout(userId: string) {
+  return stack.prisma.orders.checkout.findFirstOrThrow({ where: { userId } });
+}
+
+describe("checkout: a failure between reservation and order", () => {
+  it("orders dies after inventory held the stock: the recovery job abandons the checkout and releases it", async () => {
+    const product = await stockedProduct(stack, 5);
+    const shopper = await customer(stack);
+    stack.faults.afterReserve = crash;
+    const key = randomUUID();
+    const result = await placeOrder(stack, shopper.headers, [{ productId: product.id, quantity: 3 }], key);
+    expect(result.body.errors![0]!.extensions!.code).toBe("INTERNAL_SERVER_ERROR");
+    const checkout = await placingCheckout(shopper.user.id);
+    expect(checkout.state).toBe("PLACING");
+    expect((await reservationOf(checkout.orderId))?.status).toBe("HELD");
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 3 });
+    expect(await stack.prisma.orders.order.count({ where: { userId: shopper.user.id } })).toBe(0);
+
+    expect(await stack.selling().jobs.expedite(JOB.checkoutRecover, { orderId: checkout.orderId })).toBe(1);
+    await eventually(async () => expect((await reservationOf(checkout.orderId))?.status).toBe("RELEASED"));
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 0 });
+    expect((await placingCheckout(shopper.user.id)).state).toBe("ABANDONED");
+    expect(await stack.prisma.orders.order.count({ where: { userId: shopper.user.id } })).toBe(0);
+
+    // The key is free again: the shopper's retry is a fresh attempt, under a new order id.
+    delete stack.faults.afterReserve;
+    const retried = await placeOrder(stack, shopper.headers, [{ productId: product.id, quantity: 3 }], key);
+    expect(retried.body.errors).toBeUndefined();
+    expect((retried.body.data!.placeOrder as any).id).not.toBe(checkout.orderId);
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 3 });
+  });
+
+  it("orders dies after inventory held the stock: the shopper's retry with the same key finishes the same order", async () => {
+    const product = await stockedProduct(stack, 5);
+    const shopper = await customer(stack);
+    stack.faults.afterReserve = crash;
+    const key = randomUUID();
+    await placeOrder(stack, shopper.headers, [{ productId: product.id, quantity: 2 }], key);
+    const checkout = await placingCheckout(shopper.user.id);
+    delete stack.faults.afterReserve;
+
+    const retried = await placeOrder(stack, shopper.headers, [{ productId: product.id, quantity: 2 }], key);
+    expect(retried.body.data!.placeOrder).toMatchObject({ id: checkout.orderId, status: "PENDING", stockStatus: "HELD" });
+    expect(await stack.prisma.inventory.reservationLine.count({ where: { productId: product.id } })).toBe(1);
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 2 });
+    // Its recovery job, when it comes, finds a placed order and leaves it alone.
+    await stack.selling().jobs.expedite(JOB.checkoutRecover, { orderId: checkout.orderId });
+    await eventually(async () => {
+      const jobs = await stack.prisma.orders.$queryRaw<{ state: string }[]>`
+        SELECT state::text AS state FROM pgboss.job WHERE name = ${JOB.checkoutRecover} AND data->>'orderId' = ${checkout.orderId}`;
+      expect(jobs.map((j) => j.state)).toEqual(["completed"]);
+    });
+    expect((await reservationOf(checkout.orderId))?.status).toBe("HELD");
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 2 });
+  });
+
+  it("inventory is down: SERVICE_UNAVAILABLE, nothing held; recovery leaves a tombstone so a late reserve cannot hold stock", async () => {
+    const product = await stockedProduct(stack, 5);
+    const shopper = await customer(stack);
+    stack.setPeerUrl("inventory", "http://127.0.0.1:1/graphql");
+    try {
+      const result = await placeOrder(stack, shopper.headers, [{ productId: product.id, quantity: 1 }]);
+      expect(result.body.errors![0]!.extensions!.code).toBe("SERVICE_UNAVAILABLE");
+    } finally {
+      stack.setPeerUrl("inventory", proxy.url);
+    }
+    const checkout = await placingCheckout(shopper.user.id);
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 0 });
+
+    await stack.selling().jobs.expedite(JOB.checkoutRecover, { orderId: checkout.orderId });
+    await eventually(async () => expect(await reservationOf(checkout.orderId)).toMatchObject({ status: "RELEASED", lines: [] }));
+    // A reserve for that order arriving now (a request stuck in the network) holds nothing.
+    const late = await stack.selling().peers.reserve("late", checkout.orderId, [{ productId: product.id, quantity: 1 }]);
+    expect(late).toMatchObject({ ok: true, reservation: { status: "RELEASED" } });
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 0 });
+  });
+
+  it("inventory holds the stock but its answer is lost (timeout): the retry gets the same order and one hold", async () => {
+    const product = await stockedProduct(stack, 5);
+    const shopper = await customer(stack);
+    const key = randomUUID();
+    proxy.setMode("drop-response");
+    const lost = await placeOrder(stack, shopper.headers, [{ productId: product.id, quantity: 4 }], key);
+    expect(lost.body.errors![0]!.extensions!.code).toBe("SERVICE_UNAVAILABLE");
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 4 });
+    proxy.setMode("pass");
+
+    const retried = await placeOrder(stack, shopper.headers, [{ productId: product.id, quantity: 4 }], key);
+    expect(retried.body.data!.placeOrder).toMatchObject({ status: "PENDING" });
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 4 });
+    expect(await stack.prisma.inventory.stockMovement.count({ where: { productId: product.id, reason: "RESERVED" } })).toBe(1);
+  });
+
+  it("inventory hangs: the checkout fails within the peer timeout, and nothing stays held after recovery", async () => {
+    const product = await stockedProduct(stack, 5);
+    const shopper = await customer(stack);
+    proxy.setMode("hang");
+    const result = await placeOrder(stack, shopper.headers, [{ productId: product.id, quantity: 1 }]);
+    expect(result.body.errors![0]!.extensions!.code).toBe("SERVICE_UNAVAILABLE");
+    proxy.setMode("pass");
+    const checkout = await placingCheckout(shopper.user.id);
+    await stack.selling().jobs.expedite(JOB.checkoutRecover, { orderId: checkout.orderId });
+    await eventually(async () => expect((await reservationOf(checkout.orderId))?.status).toBe("RELEASED"));
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 0 });
+  });
+});
+
+describe("the sweep: the backstop for a saga whose own job is gone", () => {
+  it("finishes a crashed checkout whose recovery job was lost", async () => {
+    const product = await stockedProduct(stack, 5);
+    const shopper = await customer(stack);
+    stack.faults.afterReserve = crash;
+    await placeOrder(stack, shopper.headers, [{ productId: product.id, quantity: 2 }]);
+    const checkout = await placingCheckout(shopper.user.id);
+    await stack.prisma.orders.$executeRaw`DELETE FROM pgboss.job WHERE data->>'orderId' = ${checkout.orderId}`;
+    await stack.prisma.orders.$executeRaw`UPDATE checkouts SET updated_at = now() - interval '1 day' WHERE order_id = ${checkout.orderId}::uuid`;
+    await stack.selling().jobs.send(JOB.sweep, {});
+    await eventually(async () => expect((await reservationOf(checkout.orderId))?.status).toBe("RELEASED"));
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 0 });
+  });
+});
+
+describe("payment and deadlines", () => {
+  function pay(headers: Record<string, string>, orderId: string) {
+    return gql(stack.gatewayUrl, `mutation ($id: ID!) { payOrder(orderId: $id, payment: { cardNumber: "4242 4242 4242 4242" }) { ${ORDER_FIELDS} } }`, { id: orderId }, headers);
+  }
+
+  async function pendingOrder(quantity = 1) {
+    const product = await stockedProduct(stack, 5);
+    const shopper = await customer(stack);
+    const placed = await placeOrder(stack, shopper.headers, [{ productId: product.id, quantity }]);
+    return { product, shopper, orderId: (placed.body.data!.placeOrder as any).id as string };
+  }
+
+  it("orders dies after the provider captured the money: recovery records the capture; the paid order is not lost", async () => {
+    const { shopper, orderId } = await pendingOrder();
+    stack.faults.afterCapture = crash;
+    const result = await pay(shopper.headers, orderId);
+    expect(result.body.errors![0]!.extensions!.code).toBe("INTERNAL_SERVER_ERROR");
+    const payment = await stack.prisma.orders.payment.findFirstOrThrow({ where: { orderId } });
+    expect(payment.status).toBe("PENDING");
+    expect((await stack.prisma.orders.testProviderCharge.findUniqueOrThrow({ where: { idempotencyKey: payment.idempotencyKey } })).outcome).toBe("CAPTURED");
+
+    await stack.selling().jobs.expedite(JOB.paymentRecover, { paymentId: payment.id });
+    await eventually(async () => expect((await stack.prisma.orders.order.findUniqueOrThrow({ where: { id: orderId } })).status).toBe("PROCESSING"));
+    expect((await stack.prisma.orders.payment.findUniqueOrThrow({ where: { id: payment.id } })).status).toBe("CAPTURED");
+    // A second payOrder charges nothing more.
+    delete stack.faults.afterCapture;
+    const again = await pay(shopper.headers, orderId);
+    expect(again.body.data!.payOrder).toMatchObject({ status: "PROCESSING" });
+    expect(await stack.prisma.orders.payment.count({ where: { orderId } })).toBe(1);
+  });
+
+  it("an unpaid order is cancelled at its deadline by the system, and its stock released", async () => {
+    const { product, orderId } = await pendingOrder(2);
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 2 });
+    await stack.selling().jobs.expedite(JOB.orderExpire, { orderId });
+    await eventually(async () => expect((await stack.prisma.orders.order.findUniqueOrThrow({ where: { id: orderId } })).stockState).toBe("RELEASED"));
+    const order = await stack.prisma.orders.order.findUniqueOrThrow({ where: { id: orderId }, include: { transitions: { orderBy: { createdAt: "asc" } } } });
+    expect(order.status).toBe("CANCELLED");
+    expect(order.transitions.at(-1)).toMatchObject({ fromStatus: "PENDING", toStatus: "CANCELLED", actorKind: "SYSTEM", reason: "not paid in time" });
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 0 });
+  });
+
+  it("at the deadline, a capture that landed but was never recorded wins over the cancellation", async () => {
+    const { shopper, orderId } = await pendingOrder();
+    stack.faults.afterCapture = crash;
+    await pay(shopper.headers, orderId);
+    await stack.selling().jobs.expedite(JOB.orderExpire, { orderId });
+    await eventually(async () => expect((await stack.prisma.orders.payment.findFirstOrThrow({ where: { orderId } })).status).toBe("CAPTURED"));
+    expect((await stack.prisma.orders.order.findUniqueOrThrow({ where: { id: orderId } })).status).toBe("PROCESSING");
+  });
+
+  it("inventory is down when an order is cancelled: the release is owed, and the job makes it when inventory is back", async () => {
+    const { product, shopper, orderId } = await pendingOrder(3);
+    stack.setPeerUrl("inventory", "http://127.0.0.1:1/graphql");
+    let cancelled;
+    try {
+      cancelled = await gql(stack.gatewayUrl, `mutation ($id: ID!) { cancelOrder(orderId: $id) { status stockStatus } }`, { id: orderId }, shopper.headers);
+    } finally {
+      stack.setPeerUrl("inventory", proxy.url);
+    }
+    expect(cancelled.body.data!.cancelOrder).toEqual({ status: "CANCELLED", stockStatus: "RELEASING" });
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 3 });
+    // The job may already be waiting to retry with backoff: make it due now.
+    await stack.selling().jobs.expedite(JOB.orderSettle, { orderId });
+    await eventually(async () => expect((await stack.prisma.orders.order.findUniqueOrThrow({ where: { id: orderId } })).stockState).toBe("RELEASED"));
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 0 });
+  });
+
+  it("shipping while inventory is down leaves the sale owed; the job turns the hold into a sale later", async () => {
+    const { product, shopper, orderId } = await pendingOrder(2);
+    await pay(shopper.headers, orderId);
+    stack.setPeerUrl("inventory", "http://127.0.0.1:1/graphql");
+    let shipped;
+    try {
+      shipped = await gql(stack.gatewayUrl, `mutation ($id: ID!) { shipOrder(orderId: $id) { status stockStatus } }`, { id: orderId }, admin);
+    } finally {
+      stack.setPeerUrl("inventory", proxy.url);
+    }
+    expect(shipped.body.data!.shipOrder).toEqual({ status: "SHIPPED", stockStatus: "SELLING" });
+    await stack.selling().jobs.expedite(JOB.orderSettle, { orderId });
+    await eventually(async () => expect((await stack.prisma.orders.order.findUniqueOrThrow({ where: { id: orderId } })).stockState).toBe("SOLD"));
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 3, reserved: 0 });
+  });
+});

@@ -1,0 +1,81 @@
+import { notFound, parseId, type Viewer } from "@catalog/common";
+import type { Context } from "../context.ts";
+import { addCartLines, attachCart, cartForCheckout, createCart, removeCartLines, updateCartLines } from "../carts.ts";
+import { payOrder } from "../payment.ts";
+import { placeOrder, type AddressInput, type LineInput } from "../placement.ts";
+import { purgeOrder } from "../services.ts";
+import { settleOrder } from "../settle.ts";
+import { actorFor, transition } from "../workflow.ts";
+import type { OrderStatus } from "../prisma.ts";
+
+/** @authenticated guarantees a viewer on these fields; this only narrows the type. */
+function signedIn(ctx: Context): Viewer {
+  if (!ctx.viewer) throw new Error("@authenticated let an anonymous caller through");
+  return ctx.viewer;
+}
+
+/** Moves an order along the workflow as the caller, then makes the calls it owes right away. */
+async function move(ctx: Context, orderIdArg: string, to: OrderStatus, reason: string | null) {
+  const viewer = signedIn(ctx);
+  const orderId = parseId(orderIdArg, "orderId");
+  const order = await ctx.prisma.order.findUnique({ where: { id: orderId } });
+  const actor = order ? actorFor(viewer, order) : null;
+  // Someone else's order is answered like one that does not exist.
+  if (!order || !actor) throw notFound(`No order has id ${orderId}.`);
+  const { selling } = ctx;
+  await selling.prisma.$transaction((tx) => transition(tx, selling.jobs, orderId, to, actor, reason?.trim() || null));
+  // The job enqueued with the change would do this too; doing it now lets the answer show it.
+  await settleOrder(selling, orderId, "inline").catch((error: unknown) => {
+    ctx.logger.warn({ err: error, orderId }, "settling the order failed; its job will retry");
+  });
+  await purgeOrder(selling, order);
+  return ctx.prisma.order.findUniqueOrThrow({ where: { id: orderId } });
+}
+
+export const Mutation = {
+  createCart(_: unknown, args: { lines?: LineInput[] | null }, ctx: Context) {
+    return createCart(ctx.selling, ctx.viewer, ctx.identity, args.lines ?? []);
+  },
+  addCartLines(_: unknown, args: { cartId: string; lines: LineInput[] }, ctx: Context) {
+    return addCartLines(ctx.selling, ctx.viewer, ctx.identity, args.cartId, args.lines);
+  },
+  updateCartLines(_: unknown, args: { cartId: string; lines: LineInput[] }, ctx: Context) {
+    return updateCartLines(ctx.selling, ctx.viewer, args.cartId, args.lines);
+  },
+  removeCartLines(_: unknown, args: { cartId: string; productIds: string[] }, ctx: Context) {
+    return removeCartLines(ctx.selling, ctx.viewer, args.cartId, args.productIds);
+  },
+  attachCart(_: unknown, args: { cartId: string }, ctx: Context) {
+    return attachCart(ctx.selling, signedIn(ctx), parseId(args.cartId, "cartId"));
+  },
+  async checkout(_: unknown, args: { cartId: string; shippingAddress: AddressInput; idempotencyKey: string }, ctx: Context) {
+    const viewer = signedIn(ctx);
+    const cartId = parseId(args.cartId, "cartId");
+    return placeOrder(ctx.selling, viewer, ctx.identity, {
+      cartId,
+      shippingAddress: args.shippingAddress,
+      idempotencyKey: args.idempotencyKey,
+      lines: async () => (await cartForCheckout(ctx.selling, viewer, cartId)).lines.map(({ productId, quantity }) => ({ productId, quantity })),
+    });
+  },
+  placeOrder(_: unknown, args: { lines: LineInput[]; shippingAddress: AddressInput; idempotencyKey: string }, ctx: Context) {
+    return placeOrder(ctx.selling, signedIn(ctx), ctx.identity, {
+      cartId: null,
+      shippingAddress: args.shippingAddress,
+      idempotencyKey: args.idempotencyKey,
+      lines: args.lines.map((line) => ({ productId: parseId(line.productId, "productId"), quantity: line.quantity })),
+    });
+  },
+  payOrder(_: unknown, args: { orderId: string; payment: { cardNumber: string } }, ctx: Context) {
+    return payOrder(ctx.selling, signedIn(ctx), parseId(args.orderId, "orderId"), args.payment);
+  },
+  cancelOrder(_: unknown, args: { orderId: string; reason?: string | null }, ctx: Context) {
+    return move(ctx, args.orderId, "CANCELLED", args.reason ?? null);
+  },
+  shipOrder(_: unknown, args: { orderId: string }, ctx: Context) {
+    return move(ctx, args.orderId, "SHIPPED", null);
+  },
+  deliverOrder(_: unknown, args: { orderId: string }, ctx: Context) {
+    return move(ctx, args.orderId, "DELIVERED", null);
+  },
+};

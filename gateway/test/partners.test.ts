@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MANIFEST_DIR, operationId, PERSISTED_DIR, type PersistedQueryManifest } from "../src/persisted/manifest.ts";
 import { ADMIN_USER, bearer } from "../../test/support/auth.ts";
 import { countStatements, gql, json, startExtraGateway, startStack, type Stack } from "../../test/support/stack.ts";
+import { createCategoryTree, createProduct } from "../../test/support/fixtures.ts";
 
 let stack: Stack;
 const keys: Record<string, string> = {};
@@ -278,5 +279,54 @@ describe("a stale manifest", () => {
       await gateway.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("partners that sell", () => {
+  const address = { name: "Acme Fulfilment", line1: "1 Dock Road", city: "Rotterdam", postalCode: "3011", country: "NL" };
+
+  async function product(onHand: number) {
+    const { leaf } = await createCategoryTree(stack.prisma.products);
+    const created = await createProduct(stack.prisma.products, { categoryId: leaf.id, price: "7.00" });
+    await stack.prisma.inventory.stockItem.create({ data: { productId: created.id, onHand } });
+    return created.id;
+  }
+
+  it("a partner places and pays its own order through its listed operations; freeform is refused", async () => {
+    const productId = await product(5);
+    const placed = await json(
+      await byHash(keys.acme!, op(acme, "PlaceOrder").id, { lines: [{ productId, quantity: 2 }], address, idempotencyKey: "acme-order-0001" }),
+    );
+    expect(placed.errors).toBeUndefined();
+    expect(placed.data.placeOrder).toMatchObject({ status: "PENDING", total: { amount: "14.00", currency: "USD" } });
+    const order = await stack.prisma.orders.order.findUniqueOrThrow({ where: { id: placed.data.placeOrder.id } });
+    const acmePartner = await stack.prisma.users.partner.findUniqueOrThrow({ where: { slug: "acme" } });
+    expect(order.userId).toBe(acmePartner.id);
+
+    const paid = await json(await byHash(keys.acme!, op(acme, "PayOrder").id, { orderId: order.id, cardNumber: "4242424242424242" }));
+    expect(paid.data.payOrder).toMatchObject({ status: "PROCESSING", payment: { status: "CAPTURED" } });
+
+    const free = await freeform(keys.acme!, `mutation { cancelOrder(orderId: "${order.id}") { status } }`);
+    expect(free.status).toBe(400);
+    expect((await json(free)).errors[0].extensions.code).toBe("PERSISTED_QUERY_ID_REQUIRED");
+    expect((await stack.prisma.orders.order.findUniqueOrThrow({ where: { id: order.id } })).status).toBe("PROCESSING");
+  });
+
+  it("orders beyond a partner's quota are refused before anything is reserved", async () => {
+    const created = await admin(`mutation ($input: CreatePartnerInput!) { createPartner(input: $input) { slug } }`, {
+      input: { slug: "shopbot", name: "Shopbot", mode: "ENFORCE", quotaPerMinute: 2, quotaPerDay: 100 },
+    });
+    expect(created.body.errors).toBeUndefined();
+    const issued = await admin(`mutation { issueApiKey(slug: "shopbot") { key } }`);
+    const key = issued.body.data!.issueApiKey.key as string;
+    const shopbot = JSON.parse(await readFile(path.join(MANIFEST_DIR, "shopbot.json"), "utf8")) as PersistedQueryManifest;
+    const productId = await product(10);
+    const buy = (n: number) => byHash(key, op(shopbot, "BuyNow").id, { productId, quantity: 1, address, idempotencyKey: `shopbot-order-${n}-${productId}` });
+    for (const n of [1, 2]) expect((await json(await buy(n))).data.placeOrder.status).toBe("PENDING");
+    const third = await buy(3);
+    expect(third.status).toBe(429);
+    expect((await json(third)).errors[0].extensions.code).toBe("RATE_LIMITED");
+    expect((await stack.prisma.inventory.stockItem.findUniqueOrThrow({ where: { productId } })).reserved).toBe(2);
+    expect(await stack.prisma.orders.orderItem.count({ where: { productId } })).toBe(2);
   });
 });

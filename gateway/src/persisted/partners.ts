@@ -1,4 +1,4 @@
-import { ErrorCode, sendError, signIdentity, type Logger } from "@catalog/common";
+import { ErrorCode, sendError, signIdentity, type Logger, type Viewer } from "@catalog/common";
 import type { Redis } from "ioredis";
 import type { Request, RequestHandler } from "express";
 import type { GatewayMetrics } from "../metrics.ts";
@@ -6,9 +6,12 @@ import { createRateLimiter, sendRateLimited, type RateLimiter } from "../rate-li
 import type { PersistedOperationRegistry } from "./registry.ts";
 
 export const API_KEY_HEADER = "x-api-key";
+export const PARTNER_ROLE = "PARTNER";
 
 /** Who is behind an API key, as the users subgraph (which owns partners) reports it. */
 export interface Partner {
+  /** The partner's own id, which its requests act as (role PARTNER, no scopes). */
+  partnerId: string;
   keyId: string;
   slug: string;
   mode: "ENFORCE" | "AUDIT";
@@ -120,6 +123,10 @@ export function partnerAuthentication(options: {
       return next();
     }
     res.locals.partner = partner;
+    // A partner acts as itself: subgraphs see a signed-in caller whose id is the partner's, with
+    // the PARTNER role and no scopes. So a partner may place and pay its own orders (persisted
+    // operations only, within its quotas) and sees nothing of any user's.
+    res.locals.viewer = { userId: partner.partnerId, roles: [PARTNER_ROLE], scopes: [] } satisfies Viewer;
     next();
   };
 }

@@ -21,6 +21,8 @@ const partnerInput = z.object({
 
 /** What the gateway needs to serve a partner's request. */
 export interface ResolvedPartner {
+  /** The partner's own id: what it acts as (e.g. the owner of the orders it places). */
+  partnerId: string;
   keyId: string;
   slug: string;
   mode: "ENFORCE" | "AUDIT";
@@ -78,7 +80,7 @@ export function partnerService(prisma: UsersPrisma) {
       const found = await prisma.apiKey.findUnique({ where: { keyHash: hashApiKey(key) }, include: { partner: true } });
       if (!found || found.revokedAt) return null;
       const { partner } = found;
-      return { keyId: found.id, slug: partner.slug, mode: partner.mode, quotaPerMinute: partner.quotaPerMinute, quotaPerDay: partner.quotaPerDay };
+      return { partnerId: partner.id, keyId: found.id, slug: partner.slug, mode: partner.mode, quotaPerMinute: partner.quotaPerMinute, quotaPerDay: partner.quotaPerDay };
     },
   };
 }

@@ -88,6 +88,24 @@ describe("a shopper's journey through the gateway", () => {
     ]);
   });
 
+  it("every stock change an order causes purges the product's cached responses", async () => {
+    const product = await stockedProduct(stack, 6);
+    const shopper = await customer(stack);
+    const read = () => gql(stack.gatewayUrl, `query ($id: ID!) { product(id: $id) { id inventory { available reserved } } }`, { id: product.id });
+    await read();
+    const cached = await read();
+    expect(cached.headers.get("x-cache")).toBe("HIT");
+    const placed = await placeOrder(stack, shopper.headers, [{ productId: product.id, quantity: 2 }]);
+    const afterOrder = await read();
+    expect(afterOrder.headers.get("x-cache")).toBe("MISS");
+    expect(afterOrder.body.data!.product).toMatchObject({ inventory: { available: 4, reserved: 2 } });
+    await read();
+    await move(shopper.headers, "cancelOrder", (placed.body.data!.placeOrder as any).id);
+    const afterCancel = await read();
+    expect(afterCancel.headers.get("x-cache")).toBe("MISS");
+    expect(afterCancel.body.data!.product).toMatchObject({ inventory: { available: 6, reserved: 0 } });
+  });
+
   it("a declined card cancels the order and releases its stock", async () => {
     const product = await stockedProduct(stack, 3);
     const shopper = await customer(stack);

@@ -1,4 +1,4 @@
-import { notFound, parseId, type Viewer } from "@catalog/common";
+import { badUserInput, notFound, parseId, type Viewer } from "@catalog/common";
 import type { Context } from "../context.ts";
 import { addCartLines, attachCart, cartForCheckout, createCart, removeCartLines, updateCartLines } from "../carts.ts";
 import { payOrder } from "../payment.ts";
@@ -18,6 +18,7 @@ function signedIn(ctx: Context): Viewer {
 async function move(ctx: Context, orderIdArg: string, to: OrderStatus, reason: string | null) {
   const viewer = signedIn(ctx);
   const orderId = parseId(orderIdArg, "orderId");
+  if (reason && reason.length > 200) throw badUserInput("reason must be at most 200 characters.", "reason");
   const order = await ctx.prisma.order.findUnique({ where: { id: orderId } });
   const actor = order ? actorFor(viewer, order) : null;
   // Someone else's order is answered like one that does not exist.

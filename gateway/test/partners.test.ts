@@ -302,6 +302,10 @@ describe("partners that sell", () => {
     const order = await stack.prisma.orders.order.findUniqueOrThrow({ where: { id: placed.data.placeOrder.id } });
     const acmePartner = await stack.prisma.users.partner.findUniqueOrThrow({ where: { slug: "acme" } });
     expect(order.userId).toBe(acmePartner.id);
+    // Admins see it among all orders, marked as a partner's, with no user to resolve.
+    const listed = await admin(`query ($id: ID!) { orders(filter: { userId: $id }) { edges { node { id placedByPartner user { fullName } history { actor } } } } }`, { id: acmePartner.id });
+    expect(listed.body.errors).toBeUndefined();
+    expect(listed.body.data!.orders.edges).toEqual([{ node: { id: order.id, placedByPartner: true, user: null, history: [{ actor: "PARTNER" }] } }]);
 
     const paid = await json(await byHash(keys.acme!, op(acme, "PayOrder").id, { orderId: order.id, cardNumber: "4242424242424242" }));
     expect(paid.data.payOrder).toMatchObject({ status: "PROCESSING", payment: { status: "CAPTURED" } });

@@ -1,4 +1,4 @@
-import { ErrorCode, sendError, signIdentity, type Logger, type Viewer } from "@catalog/common";
+import { ErrorCode, PARTNER_ROLE, sendError, signIdentity, type Logger, type Viewer } from "@catalog/common";
 import type { Redis } from "ioredis";
 import type { Request, RequestHandler } from "express";
 import type { GatewayMetrics } from "../metrics.ts";
@@ -6,7 +6,6 @@ import { createRateLimiter, sendRateLimited, type RateLimiter } from "../rate-li
 import type { PersistedOperationRegistry } from "./registry.ts";
 
 export const API_KEY_HEADER = "x-api-key";
-export const PARTNER_ROLE = "PARTNER";
 
 /** Who is behind an API key, as the users subgraph (which owns partners) reports it. */
 export interface Partner {

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { badUserInput, coded, ErrorCode, type PeerIdentity, type Viewer } from "@catalog/common";
+import { badUserInput, coded, ErrorCode, PARTNER_ROLE, type PeerIdentity, type Viewer } from "@catalog/common";
 import { Prisma } from "./generated/prisma/client.ts";
 import { JOB } from "./jobs.ts";
 import type { CatalogProduct } from "./peers.ts";
@@ -56,6 +56,8 @@ interface Plan {
   lines: PlannedLine[];
   address: Required<{ [K in keyof AddressInput]: string | null }>;
   cartId: string | null;
+  /** Placed through a partner's API key: the owner id is the partner's. */
+  partner: boolean;
 }
 
 const KEY_FORMAT = /^[\x21-\x7e]{8,255}$/;
@@ -157,7 +159,7 @@ export async function placeOrder(selling: Selling, viewer: Viewer, identity: Pee
     // New, or the key's previous attempt was abandoned: price it and record the attempt.
     const lines = given ?? validateLines(await (request.lines as () => Promise<LineInput[]>)(), selling.settings);
     const priced = priceLines(lines, await selling.peers.products(identity, lines.map((l) => l.productId)));
-    const plan: Plan = { ...priced, address, cartId: request.cartId };
+    const plan: Plan = { ...priced, address, cartId: request.cartId, partner: viewer.roles.includes(PARTNER_ROLE) };
     const orderId = randomUUID();
     const recorded = await selling.prisma.$transaction(async (tx) => {
       const written = existing
@@ -208,6 +210,7 @@ async function resume(selling: Selling, identity: PeerIdentity, checkout: Checko
         currency: plan.currency,
         totalAmount: plan.total,
         paymentDueAt,
+        placedByPartner: plan.partner === true,
         shipName: plan.address.name!,
         shipLine1: plan.address.line1!,
         shipLine2: plan.address.line2,
@@ -216,7 +219,9 @@ async function resume(selling: Selling, identity: PeerIdentity, checkout: Checko
         shipPostalCode: plan.address.postalCode!,
         shipCountry: plan.address.country!,
         items: { create: plan.lines.map((line, position) => ({ productId: line.productId, quantity: line.quantity, unitPrice: line.unitPrice, position })) },
-        transitions: { create: { fromStatus: null, toStatus: "PENDING", actorId: checkout.userId, actorKind: "CUSTOMER", reason: "placed" } },
+        transitions: {
+          create: { fromStatus: null, toStatus: "PENDING", actorId: checkout.userId, actorKind: plan.partner ? "PARTNER" : "CUSTOMER", reason: "placed" },
+        },
       },
     });
     await selling.jobs.enqueue(tx, JOB.orderExpire, { orderId }, { startAfterSeconds: selling.settings.paymentTimeoutSeconds });

@@ -1,4 +1,4 @@
-import { coded, ErrorCode, hasScope, type Viewer } from "@catalog/common";
+import { coded, ErrorCode, hasScope, PARTNER_ROLE, type Viewer } from "@catalog/common";
 import type { OrderStatus, StockState } from "./generated/prisma/enums.ts";
 import { JOB, type JobQueue } from "./jobs.ts";
 import type { Order, OrdersTransaction } from "./prisma.ts";
@@ -14,7 +14,8 @@ import type { Order, OrdersTransaction } from "./prisma.ts";
  * the edge, writes the new status, records the transition (from, to, who, when, why) and, where
  * the change owes inventory or the payment provider a call, enqueues the job that makes it.
  */
-export type ActorKind = "CUSTOMER" | "ADMIN" | "SYSTEM";
+/** PARTNER: the owner of the order is a partner (its orders, its API key) acting as its own customer. */
+export type ActorKind = "CUSTOMER" | "PARTNER" | "ADMIN" | "SYSTEM";
 export interface Actor {
   kind: ActorKind;
   userId: string | null;
@@ -24,9 +25,9 @@ export const SYSTEM: Actor = { kind: "SYSTEM", userId: null };
 
 const EDGES: Record<OrderStatus, Partial<Record<OrderStatus, readonly ActorKind[]>>> = {
   // Only a captured payment moves an order to PROCESSING.
-  PENDING: { PROCESSING: ["SYSTEM"], CANCELLED: ["CUSTOMER", "ADMIN", "SYSTEM"] },
+  PENDING: { PROCESSING: ["SYSTEM"], CANCELLED: ["CUSTOMER", "PARTNER", "ADMIN", "SYSTEM"] },
   // The system cancels only unpaid orders (declined, not paid in time); a paid one is a person's call.
-  PROCESSING: { SHIPPED: ["ADMIN"], CANCELLED: ["CUSTOMER", "ADMIN"] },
+  PROCESSING: { SHIPPED: ["ADMIN"], CANCELLED: ["CUSTOMER", "PARTNER", "ADMIN"] },
   SHIPPED: { DELIVERED: ["ADMIN"] },
   DELIVERED: {},
   CANCELLED: {},
@@ -38,7 +39,7 @@ const STOCK_ON_ENTRY: Partial<Record<OrderStatus, StockState>> = { CANCELLED: "R
 /** The actor a signed-in caller acts as on someone's order: ADMIN needs `orders:write`. */
 export function actorFor(viewer: Viewer, order: { userId: string }): Actor | null {
   if (hasScope(viewer, "orders:write")) return { kind: "ADMIN", userId: viewer.userId };
-  if (viewer.userId === order.userId) return { kind: "CUSTOMER", userId: viewer.userId };
+  if (viewer.userId === order.userId) return { kind: viewer.roles.includes(PARTNER_ROLE) ? "PARTNER" : "CUSTOMER", userId: viewer.userId };
   return null;
 }
 

@@ -21,6 +21,9 @@ export const ROLE_SCOPES: Readonly<Record<string, readonly string[]>> = {
  * Scopes only services sign for themselves (signServiceIdentity): holding stock for an order,
  * selling or releasing it. No role above grants them, so no access token can carry them.
  */
+/** The role of a request made with a partner's API key: the partner acts as itself (its own id). */
+export const PARTNER_ROLE = "PARTNER";
+
 export const SERVICE_SCOPES = { STOCK_RESERVE: "stock:reserve" } as const;
 
 export function scopesForRoles(roles: readonly string[]): string[] {

@@ -8,6 +8,7 @@ CREATE TYPE "PaymentStatus" AS ENUM ('PENDING', 'CAPTURED', 'DECLINED', 'REFUNDE
 
 -- AlterTable
 ALTER TABLE "orders" ADD COLUMN     "payment_due_at" TIMESTAMPTZ(3),
+ADD COLUMN     "placed_by_partner" BOOLEAN NOT NULL DEFAULT false,
 ADD COLUMN     "stock_state" "StockState" NOT NULL DEFAULT 'HELD';
 
 -- CreateTable

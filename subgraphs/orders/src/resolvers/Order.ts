@@ -17,7 +17,7 @@ export const Order = {
     return isUuid(reference.id) ? visibleOrder(reference.id.toLowerCase(), ctx) : null;
   },
   user(order: OrderRow) {
-    return { __typename: "User", id: order.userId };
+    return order.placedByPartner ? null : { __typename: "User", id: order.userId };
   },
   items(order: OrderRow, _: unknown, ctx: Context) {
     return ctx.loaders.itemsByOrderId.load(order.id);

@@ -300,6 +300,8 @@ function startSystem(dataDir: string, databaseUrl: string | undefined): Promise<
     SIGNIN_RATE_LIMIT_POINTS: "1000000",
     // Accepted orders stay PENDING and keep their stock held for the whole run.
     ORDER_PAYMENT_TIMEOUT_SECONDS: "86400",
+    // Each shopper leaves thousands of orders unpaid; the per-customer cap would stop them at 5.
+    MAX_UNPAID_ORDERS: "1000000",
     DATABASE_URL: databaseUrl,
     // Per-subgraph overrides would point a subgraph at the user's own database: never here.
     ...Object.fromEntries(SUBGRAPHS.map((name) => [`${name.toUpperCase()}_DATABASE_URL`, undefined])),

@@ -316,6 +316,16 @@ describe("partners that sell", () => {
     expect((await stack.prisma.orders.order.findUniqueOrThrow({ where: { id: order.id } })).status).toBe("PROCESSING");
   });
 
+  it("an operation an AUDIT partner runs unlisted runs anonymously: it cannot act as the partner", async () => {
+    const productId = await product(5);
+    const response = await freeform(
+      keys.rollout!,
+      `mutation { placeOrder(lines: [{ productId: "${productId}", quantity: 1 }], idempotencyKey: "rollout-order-1", shippingAddress: { name: "R", line1: "1 St", city: "Oslo", postalCode: "0150", country: "NO" }) { id } }`,
+    );
+    expect((await json(response)).errors[0].extensions.code).toBe("UNAUTHENTICATED");
+    expect((await stack.prisma.inventory.stockItem.findUniqueOrThrow({ where: { productId } })).reserved).toBe(0);
+  });
+
   it("orders beyond a partner's quota are refused before anything is reserved", async () => {
     const created = await admin(`mutation ($input: CreatePartnerInput!) { createPartner(input: $input) { slug } }`, {
       input: { slug: "shopbot", name: "Shopbot", mode: "ENFORCE", quotaPerMinute: 2, quotaPerDay: 100 },

@@ -23,6 +23,8 @@ afterEach(() => {
   proxy.setMode("pass");
   delete stack.faults.afterReserve;
   delete stack.faults.afterCapture;
+  delete stack.faults.beforeCapture;
+  delete stack.faults.beforeRefund;
 });
 afterAll(async () => {
   await stack?.close();
@@ -61,7 +63,7 @@ describe("checkout: a failure between reservation and order", () => {
     expect(await stack.selling().jobs.expedite(JOB.checkoutRecover, { orderId: checkout.orderId })).toBe(1);
     await eventually(async () => expect((await reservationOf(checkout.orderId))?.status).toBe("RELEASED"));
     expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 0 });
-    expect((await placingCheckout(shopper.user.id)).state).toBe("ABANDONED");
+    expect((await placingCheckout(shopper.user.id)).state).toBe("RELEASED");
     expect(await stack.prisma.orders.order.count({ where: { userId: shopper.user.id } })).toBe(0);
 
     // The key is free again: the shopper's retry is a fresh attempt, under a new order id.
@@ -147,6 +149,46 @@ describe("checkout: a failure between reservation and order", () => {
   });
 });
 
+describe("a cart that changes during its checkout", () => {
+  const CHECKOUT = `mutation ($c: ID!, $a: AddressInput!, $k: String!) { checkout(cartId: $c, shippingAddress: $a, idempotencyKey: $k) { id items { quantity product { id } } } }`;
+  const ADDRESS = { name: "Ada", line1: "1 Street", city: "Berlin", postalCode: "10115", country: "DE" };
+
+  async function cartWith(headers: Record<string, string>, lines: { productId: string; quantity: number }[]) {
+    const created = await gql(stack.gatewayUrl, `mutation ($l: [CartLineInput!]) { createCart(lines: $l) { id } }`, { l: lines }, headers);
+    return (created.body.data!.createCart as any).id as string;
+  }
+
+  it("a line added meanwhile stays in the cart; only what was ordered leaves it", async () => {
+    const [a, b] = [await stockedProduct(stack, 5), await stockedProduct(stack, 5)];
+    const shopper = await customer(stack);
+    const cartId = await cartWith(shopper.headers, [{ productId: a.id, quantity: 2 }]);
+    stack.faults.afterReserve = async () => {
+      delete stack.faults.afterReserve;
+      await gql(stack.gatewayUrl, `mutation ($c: ID!, $l: [CartLineInput!]!) { addCartLines(cartId: $c, lines: $l) { id } }`, { c: cartId, l: [{ productId: a.id, quantity: 1 }, { productId: b.id, quantity: 1 }] }, shopper.headers);
+    };
+    const placed = await gql(stack.gatewayUrl, CHECKOUT, { c: cartId, a: ADDRESS, k: randomUUID() }, shopper.headers);
+    expect((placed.body.data!.checkout as any).items).toEqual([{ quantity: 2, product: { id: a.id } }]);
+    const left = await stack.prisma.orders.cartLine.findMany({ where: { cartId }, orderBy: { addedAt: "asc" } });
+    expect(left.map((l) => [l.productId, l.quantity])).toEqual([[a.id, 1], [b.id, 1]]);
+  });
+
+  it("a line removed meanwhile, or the cart ordered under another key: CONFLICT, nothing ordered twice, stock released", async () => {
+    const product = await stockedProduct(stack, 5);
+    const shopper = await customer(stack);
+    const cartId = await cartWith(shopper.headers, [{ productId: product.id, quantity: 2 }]);
+    stack.faults.afterReserve = async () => {
+      delete stack.faults.afterReserve;
+      // The same cart, checked out under another key, while this checkout waits.
+      const other = await gql(stack.gatewayUrl, CHECKOUT, { c: cartId, a: ADDRESS, k: randomUUID() }, shopper.headers);
+      expect(other.body.errors).toBeUndefined();
+    };
+    const result = await gql(stack.gatewayUrl, CHECKOUT, { c: cartId, a: ADDRESS, k: randomUUID() }, shopper.headers);
+    expect(result.body.errors![0]!.extensions).toMatchObject({ code: "CONFLICT", field: "cartId" });
+    expect(await stack.prisma.orders.order.count({ where: { userId: shopper.user.id } })).toBe(1);
+    await eventually(async () => expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 2 }));
+  });
+});
+
 describe("the sweep: the backstop for a saga whose own job is gone", () => {
   it("finishes a crashed checkout whose recovery job was lost", async () => {
     const product = await stockedProduct(stack, 5);
@@ -191,6 +233,45 @@ describe("payment and deadlines", () => {
     const again = await pay(shopper.headers, orderId);
     expect(again.body.data!.payOrder).toMatchObject({ status: "PROCESSING" });
     expect(await stack.prisma.orders.payment.count({ where: { orderId } })).toBe(1);
+  });
+
+  it("the provider cannot be reached: the payment FAILS once settled, and the order stays PENDING to be paid again", async () => {
+    const { product, shopper, orderId } = await pendingOrder(2);
+    stack.faults.beforeCapture = crash;
+    const result = await pay(shopper.headers, orderId);
+    expect(result.body.errors![0]!.extensions!.code).toBe("SERVICE_UNAVAILABLE");
+    const payment = await stack.prisma.orders.payment.findFirstOrThrow({ where: { orderId } });
+    expect(payment.status).toBe("PENDING");
+    // While its outcome is unknown, a second payment is refused rather than risking two charges.
+    expect((await pay(shopper.headers, orderId)).body.errors![0]!.extensions!.code).toBe("CONFLICT");
+
+    await stack.selling().jobs.expedite(JOB.paymentRecover, { paymentId: payment.id });
+    await eventually(async () => expect((await stack.prisma.orders.payment.findUniqueOrThrow({ where: { id: payment.id } })).status).toBe("FAILED"));
+    expect((await stack.prisma.orders.order.findUniqueOrThrow({ where: { id: orderId } })).status).toBe("PENDING");
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 2 });
+    delete stack.faults.beforeCapture;
+    expect((await pay(shopper.headers, orderId)).body.data!.payOrder).toMatchObject({ status: "PROCESSING", payment: { status: "CAPTURED" } });
+  });
+
+  it("a refund the provider cannot take is owed until it does: the job, or the sweep once the job is gone", async () => {
+    const { shopper, orderId } = await pendingOrder();
+    await pay(shopper.headers, orderId);
+    stack.faults.beforeRefund = crash;
+    const cancelled = await gql(stack.gatewayUrl, `mutation ($id: ID!) { cancelOrder(orderId: $id) { status stockStatus payment { status } } }`, { id: orderId }, shopper.headers);
+    expect(cancelled.body.data!.cancelOrder).toEqual({ status: "CANCELLED", stockStatus: "RELEASED", payment: { status: "CAPTURED" } });
+    // The settle job keeps failing; say it gave up: only the sweep is left.
+    await eventually(async () => {
+      const [job] = await stack.prisma.orders.$queryRaw<{ state: string }[]>`
+        SELECT state::text AS state FROM pgboss.job WHERE name = ${JOB.orderSettle} AND data->>'orderId' = ${orderId}`;
+      expect(job?.state).toBe("retry");
+    });
+    await stack.prisma.orders.$executeRaw`DELETE FROM pgboss.job WHERE data->>'orderId' = ${orderId}`;
+    await stack.prisma.orders.$executeRaw`UPDATE orders SET updated_at = now() - interval '1 day' WHERE id = ${orderId}::uuid`;
+    delete stack.faults.beforeRefund;
+    await stack.selling().jobs.send(JOB.sweep, {});
+    await eventually(async () => expect((await stack.prisma.orders.payment.findFirstOrThrow({ where: { orderId } })).status).toBe("REFUNDED"));
+    const payment = await stack.prisma.orders.payment.findFirstOrThrow({ where: { orderId } });
+    expect((await stack.prisma.orders.testProviderCharge.findUniqueOrThrow({ where: { idempotencyKey: payment.idempotencyKey } })).refunded).toBe(true);
   });
 
   it("an unpaid order is cancelled at its deadline by the system, and its stock released", async () => {

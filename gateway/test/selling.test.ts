@@ -189,6 +189,24 @@ describe("placing an order refuses bad input with a code, writing and reserving 
     await nothingWritten(shopper.user.id, [product.id]);
   });
 
+  it("an order whose total does not fit", async () => {
+    const dear = await stockedProduct(stack, 500, { price: "99999999.99" });
+    const dearer = await stockedProduct(stack, 500, { price: "99999999.99" });
+    const shopper = await customer(stack);
+    const result = await placeOrder(stack, shopper.headers, [{ productId: dear.id, quantity: 100 }, { productId: dearer.id, quantity: 100 }]);
+    expect(result.body.errors![0]!.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "lines" });
+    await nothingWritten(shopper.user.id, [dear.id, dearer.id]);
+  });
+
+  it("a sixth unpaid order: each holds stock, so one caller may only have five", async () => {
+    const product = await stockedProduct(stack, 50);
+    const shopper = await customer(stack);
+    for (let i = 0; i < 5; i++) expect((await placeOrder(stack, shopper.headers, [{ productId: product.id, quantity: 1 }])).body.errors).toBeUndefined();
+    const sixth = await placeOrder(stack, shopper.headers, [{ productId: product.id, quantity: 1 }]);
+    expect(sixth.body.errors![0]!.extensions).toMatchObject({ code: "TOO_MANY_UNPAID_ORDERS", limit: 5 });
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 50, reserved: 5 });
+  });
+
   it("anonymous callers cannot place orders", async () => {
     const product = await stockedProduct(stack, 5);
     const result = await placeOrder(stack, {}, [{ productId: product.id, quantity: 1 }]);
@@ -351,6 +369,20 @@ describe("the status workflow", () => {
     const steal = await gql(stack.gatewayUrl, `mutation ($c: ID!) { attachCart(cartId: $c) { id } }`, { c: cartId }, thief.headers);
     expect(steal.body.errors![0]!.extensions!.code).toBe("NOT_FOUND");
     expect(await stack.prisma.orders.cartLine.count({ where: { cartId } })).toBe(0);
+  });
+
+  it("an order placed before stock was held per order moves no stock when shipped or cancelled", async () => {
+    const product = await stockedProduct(stack, 4);
+    const shopper = await customer(stack);
+    const placed = await placeOrder(stack, shopper.headers, [{ productId: product.id, quantity: 1 }]);
+    const orderId = (placed.body.data!.placeOrder as any).id;
+    // What the migration makes of an unshipped order from before selling: inventory holds nothing.
+    await stack.prisma.inventory.$executeRaw`DELETE FROM reservations WHERE order_id = ${orderId}::uuid`;
+    await stack.prisma.inventory.$executeRaw`UPDATE stock_items SET reserved = 0 WHERE product_id = ${product.id}::uuid`;
+    await stack.prisma.orders.order.update({ where: { id: orderId }, data: { stockState: "UNTRACKED" } });
+    const cancelled = await gql(stack.gatewayUrl, `mutation ($id: ID!) { cancelOrder(orderId: $id) { status stockStatus } }`, { id: orderId }, shopper.headers);
+    expect(cancelled.body.data!.cancelOrder).toEqual({ status: "CANCELLED", stockStatus: "UNTRACKED" });
+    expect(await stockOf(stack, product.id)).toEqual({ onHand: 4, reserved: 0 });
   });
 
   it("inventory's stock-holding mutations are not part of the gateway's API", async () => {

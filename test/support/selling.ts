@@ -20,6 +20,8 @@ export async function startSellingStack(subgraphEnv: Record<string, string> = {}
   const orders = createOrdersSubgraph({
     afterReserve: (orderId) => faults.afterReserve?.(orderId) ?? Promise.resolve(),
     afterCapture: (paymentId) => faults.afterCapture?.(paymentId) ?? Promise.resolve(),
+    beforeCapture: (paymentId) => faults.beforeCapture?.(paymentId) ?? Promise.resolve(),
+    beforeRefund: (paymentId) => faults.beforeRefund?.(paymentId) ?? Promise.resolve(),
     started: (s) => (selling = s),
   });
   const stack = await startStack({}, { orders, subgraphEnv: { ORDER_JOBS_POLL_SECONDS: "0.5", ...subgraphEnv } });

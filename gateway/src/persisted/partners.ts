@@ -232,6 +232,9 @@ export function persistedOnly(options: { registry: PersistedOperationRegistry; m
       const named = typeof params.query === "string" ? /\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)/.exec(params.query)?.[1] : undefined;
       const name = typeof params.operationName === "string" ? params.operationName : (named ?? "(anonymous)");
       count(partner.slug, "(unlisted)", typeof hash === "string" ? "unlisted_id_audit" : "freeform_audit");
+      // Unreviewed operations run, but as an anonymous caller: a partner acts as itself (its
+      // orders, its carts) only through operations someone has listed for it.
+      res.locals.viewer = null;
       options.logger.warn(
         { partner: partner.slug, operationName: name.slice(0, 100), id: typeof hash === "string" ? hash.slice(0, 64) : undefined },
         "partner ran an operation not in its list (audit mode)",

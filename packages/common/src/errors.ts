@@ -28,6 +28,8 @@ export const ErrorCode = {
   CURRENCY_MISMATCH: "CURRENCY_MISMATCH",
   /** The payment provider declined the payment; the order is cancelled. */
   PAYMENT_DECLINED: "PAYMENT_DECLINED",
+  /** The caller already has MAX_UNPAID_ORDERS orders waiting for payment (each holds stock). */
+  TOO_MANY_UNPAID_ORDERS: "TOO_MANY_UNPAID_ORDERS",
   /** The checkout ran past CHECKOUT_RECOVERY_SECONDS and was abandoned; send it again. */
   CHECKOUT_EXPIRED: "CHECKOUT_EXPIRED",
 } as const;

@@ -66,7 +66,9 @@ async function changeLines(
 ): Promise<CartWithLines> {
   const cart = await requireCart(selling, viewer, cartId);
   await selling.prisma.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT id FROM carts WHERE id = ${cart.id}::uuid FOR UPDATE`;
+    // Checked again under the lock: a checkout may have emptied and deleted it meanwhile.
+    const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM carts WHERE id = ${cart.id}::uuid AND expires_at > now() FOR UPDATE`;
+    if (!locked) throw notFound(`No cart has id ${cartId}.`);
     const current = await tx.cartLine.findMany({ where: { cartId: cart.id } });
     const quantities = new Map(current.map((line) => [line.productId, line.quantity]));
     change(quantities);
@@ -92,7 +94,12 @@ async function changeLines(
     }
     await tx.cart.update({ where: { id: cart.id }, data: { expiresAt: expiry(selling) } });
   });
-  return (await findCart(selling, viewer, cart.id))!;
+  return found(await findCart(selling, viewer, cart.id), cartId);
+}
+
+function found(cart: CartWithLines | null, cartId: string): CartWithLines {
+  if (!cart) throw notFound(`No cart has id ${cartId}.`);
+  return cart;
 }
 
 function expiry(selling: Selling): Date {
@@ -110,7 +117,7 @@ export async function createCart(selling: Selling, viewer: Viewer | null, identi
   await selling.prisma.cart.create({
     data: { id, userId: viewer?.userId ?? null, expiresAt: expiry(selling), lines: { create: lines } },
   });
-  return (await findCart(selling, viewer, id))!;
+  return found(await findCart(selling, viewer, id), id);
 }
 
 export async function addCartLines(selling: Selling, viewer: Viewer | null, identity: PeerIdentity, cartId: string, input: readonly LineInput[]) {
@@ -152,10 +159,12 @@ export async function attachCart(selling: Selling, viewer: Viewer, cartId: strin
   if (!mine) {
     const claimed = await selling.prisma.cart.updateMany({ where: { id: cart.id, userId: null }, data: { userId: viewer.userId, expiresAt: expiry(selling) } });
     if (claimed.count === 0) throw notFound(`No cart has id ${cartId}.`);
-    return (await findCart(selling, viewer, cart.id))!;
+    return found(await findCart(selling, viewer, cart.id), cartId);
   }
   const max = selling.settings.maxLineQuantity;
   await selling.prisma.$transaction(async (tx) => {
+    const [target] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM carts WHERE id = ${mine.id}::uuid AND expires_at > now() FOR UPDATE`;
+    if (!target) throw notFound(`Your cart ${mine.id} is gone; attach again.`);
     // Deleting first makes a concurrent attach of the same anonymous cart find nothing to merge.
     const gone = await tx.cart.deleteMany({ where: { id: cart.id, userId: null } });
     if (gone.count === 0) throw notFound(`No cart has id ${cartId}.`);
@@ -170,7 +179,7 @@ export async function attachCart(selling: Selling, viewer: Viewer, cartId: strin
     }
     await tx.cart.update({ where: { id: mine.id }, data: { expiresAt: expiry(selling) } });
   });
-  return (await findCart(selling, viewer, mine.id))!;
+  return found(await findCart(selling, viewer, mine.id), mine.id);
 }
 
 /** The cart a checkout buys, exactly that one: an anonymous cart becomes the caller's first. */

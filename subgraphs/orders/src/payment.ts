@@ -24,8 +24,8 @@ export async function payOrder(selling: Selling, viewer: Viewer, orderId: string
   const order = await selling.prisma.order.findUnique({ where: { id: orderId } });
   // Someone else's order does not exist, as far as this caller can tell.
   if (!order || order.userId !== viewer.userId) throw notFound(`No order has id ${orderId}.`);
-  const captured = await selling.prisma.payment.findFirst({ where: { orderId, status: "CAPTURED" } });
-  if (captured) return order; // Already paid: a retried payOrder never charges twice.
+  const captured = await selling.prisma.payment.findFirst({ where: { orderId, status: { in: ["CAPTURED", "REFUNDED"] } } });
+  if (captured) return order; // Already paid (or paid and refunded): a retried payOrder never charges twice.
 
   const paymentId = randomUUID();
   const idempotencyKey = `pay_${paymentId}`;
@@ -54,58 +54,80 @@ export async function payOrder(selling: Selling, viewer: Viewer, orderId: string
 
   let result: CaptureResult;
   try {
+    await selling.faults.beforeCapture?.(paymentId);
     result = await selling.provider.capture({ idempotencyKey, amount: order.totalAmount.toFixed(2), currency: order.currency, source: { cardNumber } });
   } catch (error) {
     selling.logger.warn({ err: error, paymentId }, "payment capture did not answer; its recovery job will settle it");
     throw coded(ErrorCode.SERVICE_UNAVAILABLE, "The payment provider did not answer. The payment will be settled shortly; check the order before paying again.");
   }
   await selling.faults.afterCapture?.(paymentId);
-  const settled = await recordPayment(selling, paymentId, result);
-  if (result.status === "DECLINED" && settled.status === "CANCELLED") {
+  const { order: settled, outcome } = await recordPayment(selling, paymentId, result);
+  if (outcome === "declined" && settled.status === "CANCELLED" && result.status === "DECLINED") {
     throw coded(ErrorCode.PAYMENT_DECLINED, `The payment was declined (${result.declineCode}); the order is cancelled.`, {
       declineCode: result.declineCode,
+      orderId,
+    });
+  }
+  if (outcome === "refund_owed") {
+    throw coded(ErrorCode.INVALID_STATUS_TRANSITION, "The order was cancelled while it was being paid; the payment is refunded.", {
+      from: settled.status,
+      to: "PROCESSING",
       orderId,
     });
   }
   return settled;
 }
 
+export type PaymentOutcome = "captured" | "declined" | "failed" | "refund_owed" | "already_recorded";
+
 /**
- * Step 3, shared by payOrder and the recovery job: records the provider's answer once (the
- * payment row is locked and must still be PENDING) and moves the order accordingly.
+ * Step 3, shared by payOrder and the recovery jobs: records the provider's answer once (the
+ * payment row is locked and must still be PENDING, then the order is locked) and moves the order:
+ *   captured  -> PROCESSING (or, if it was cancelled meanwhile, the settle job refunds it)
+ *   declined  -> CANCELLED, stock released
+ *   null      -> the provider never took it: the payment FAILED, the order stays PENDING and can be
+ *                paid again until its deadline
  */
-export async function recordPayment(selling: Selling, paymentId: string, result: CaptureResult | null): Promise<Order> {
-  const orderId = await selling.prisma.$transaction(async (tx) => {
+export async function recordPayment(
+  selling: Selling,
+  paymentId: string,
+  result: CaptureResult | null,
+): Promise<{ order: Order; outcome: PaymentOutcome }> {
+  const { orderId, outcome } = await selling.prisma.$transaction(async (tx) => {
     const [payment] = await tx.$queryRaw<{ status: string; order_id: string }[]>`
       SELECT status::text AS status, order_id::text AS order_id FROM payments WHERE id = ${paymentId}::uuid FOR UPDATE`;
     if (!payment) throw notFound(`No payment has id ${paymentId}.`);
-    if (payment.status !== "PENDING") return payment.order_id;
-    const order = await tx.order.findUniqueOrThrow({ where: { id: payment.order_id } });
+    const id = payment.order_id;
+    if (payment.status !== "PENDING") return { orderId: id, outcome: "already_recorded" as const };
+    const [order] = await tx.$queryRaw<{ status: string }[]>`SELECT status::text AS status FROM orders WHERE id = ${id}::uuid FOR UPDATE`;
     if (result?.status === "CAPTURED") {
       await tx.payment.update({ where: { id: paymentId }, data: { status: "CAPTURED", providerReference: result.reference } });
-      if (order.status === "PENDING") {
-        await transition(tx, selling.jobs, order.id, "PROCESSING", SYSTEM, "payment captured");
-      } else {
-        // Cancelled while the capture was in flight: the money goes back (the settle job refunds).
-        await selling.jobs.enqueue(tx, JOB.orderSettle, { orderId: order.id });
+      if (order?.status === "PENDING") {
+        await transition(tx, selling.jobs, id, "PROCESSING", SYSTEM, "payment captured");
+        return { orderId: id, outcome: "captured" as const };
       }
-    } else {
-      await tx.payment.update({
-        where: { id: paymentId },
-        data: { status: "DECLINED", providerReference: result?.reference ?? null, declineCode: result?.declineCode ?? "not_captured" },
-      });
-      if (order.status === "PENDING") {
-        await transition(tx, selling.jobs, order.id, "CANCELLED", SYSTEM, `payment declined: ${result?.declineCode ?? "not captured"}`);
-      }
+      // Cancelled while the capture was in flight: the money goes back (the settle job refunds).
+      await selling.jobs.enqueue(tx, JOB.orderSettle, { orderId: id });
+      return { orderId: id, outcome: "refund_owed" as const };
     }
-    return order.id;
+    if (result?.status === "DECLINED") {
+      await tx.payment.update({ where: { id: paymentId }, data: { status: "DECLINED", providerReference: result.reference, declineCode: result.declineCode } });
+      if (order?.status === "PENDING") {
+        await transition(tx, selling.jobs, id, "CANCELLED", SYSTEM, `payment declined: ${result.declineCode}`);
+      }
+      return { orderId: id, outcome: "declined" as const };
+    }
+    await tx.payment.update({ where: { id: paymentId }, data: { status: "FAILED", declineCode: "not_captured" } });
+    return { orderId: id, outcome: "failed" as const };
   });
-  await settleOrder(selling, orderId, "inline").catch((error: unknown) => {
-    selling.logger.warn({ err: error, orderId }, "settling the order failed; its job will retry");
-  });
+  if (outcome === "declined" || outcome === "refund_owed") {
+    await settleOrder(selling, orderId, "inline").catch((error: unknown) => {
+      selling.logger.warn({ err: error, orderId }, "settling the order failed; its job will retry");
+    });
+  }
   const order = await selling.prisma.order.findUniqueOrThrow({ where: { id: orderId } });
   await purgeOrder(selling, order);
-  return order;
+  return { order, outcome };
 }
 
 /** The recovery job: a payment still PENDING is resolved with the provider and recorded. */

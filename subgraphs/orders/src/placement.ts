@@ -3,7 +3,8 @@ import { badUserInput, coded, ErrorCode, PARTNER_ROLE, type PeerIdentity, type V
 import { Prisma } from "./generated/prisma/client.ts";
 import { JOB } from "./jobs.ts";
 import type { CatalogProduct } from "./peers.ts";
-import type { Checkout, Order } from "./prisma.ts";
+import type { Checkout, Order, OrdersTransaction } from "./prisma.ts";
+import { recoverCheckout } from "./recovery.ts";
 import { purgeOrder, type Selling } from "./services.ts";
 
 /**
@@ -61,6 +62,8 @@ interface Plan {
 }
 
 const KEY_FORMAT = /^[\x21-\x7e]{8,255}$/;
+/** What the orders.total_amount column (DECIMAL(12,2)) holds. */
+const MAX_TOTAL = "9999999999.99";
 
 function text(value: string | null | undefined, field: string, max: number, required: boolean): string | null {
   const trimmed = value?.trim() ?? "";
@@ -138,6 +141,9 @@ export function priceLines(lines: readonly LineInput[], products: readonly (Cata
     total = total.add(unitPrice.mul(line.quantity));
     return { ...line, unitPrice: unitPrice.toFixed(2) };
   });
+  if (total.greaterThan(MAX_TOTAL)) {
+    throw coded(ErrorCode.BAD_USER_INPUT, `An order's total may be at most ${MAX_TOTAL}.`, { field: "lines", limit: MAX_TOTAL });
+  }
   return { currency: currencies[0]!, total: total.toFixed(2), lines: planned };
 }
 
@@ -155,6 +161,9 @@ export async function placeOrder(selling: Selling, viewer: Viewer, identity: Pee
     }
     if (existing?.state === "PLACED") return orderOf(selling, existing.orderId);
     if (existing?.state === "PLACING") return resume(selling, identity, existing);
+    // The key's previous attempt was abandoned: its stock goes back before the key is reused
+    // (a failure here is SERVICE_UNAVAILABLE, and nothing changes).
+    if (existing?.state === "ABANDONED") await recoverCheckout(selling, existing.orderId);
 
     // New, or the key's previous attempt was abandoned: price it and record the attempt.
     const lines = given ?? validateLines(await (request.lines as () => Promise<LineInput[]>)(), selling.settings);
@@ -162,9 +171,20 @@ export async function placeOrder(selling: Selling, viewer: Viewer, identity: Pee
     const plan: Plan = { ...priced, address, cartId: request.cartId, partner: viewer.roles.includes(PARTNER_ROLE) };
     const orderId = randomUUID();
     const recorded = await selling.prisma.$transaction(async (tx) => {
+      // Every unpaid order holds stock: one caller may not hold without limit. Counted under a
+      // per-caller lock, so concurrent checkouts cannot all pass the same count.
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${viewer.userId}))`;
+      const unpaid =
+        (await tx.order.count({ where: { userId: viewer.userId, status: "PENDING" } })) +
+        (await tx.checkout.count({ where: { userId: viewer.userId, state: "PLACING" } }));
+      if (unpaid >= selling.settings.maxUnpaidOrders) {
+        throw coded(ErrorCode.TOO_MANY_UNPAID_ORDERS, `You have ${unpaid} orders waiting for payment; pay or cancel one first.`, {
+          limit: selling.settings.maxUnpaidOrders,
+        });
+      }
       const written = existing
         ? await tx.checkout.updateMany({
-            where: { ...key, state: "ABANDONED" },
+            where: { ...key, state: "RELEASED" },
             data: { orderId, state: "PLACING", plan: plan as unknown as Prisma.InputJsonValue, requestHash: hash, createdAt: new Date() },
           })
         : await tx.checkout.createMany({
@@ -198,6 +218,13 @@ async function resume(selling: Selling, identity: PeerIdentity, checkout: Checko
   await selling.faults.afterReserve?.(orderId);
 
   const placed = await selling.prisma.$transaction(async (tx) => {
+    // A cart's lines must still be there as they were priced; what was ordered leaves the cart,
+    // and anything added meanwhile stays in it. If the cart lost lines (removed, or ordered by a
+    // checkout under another key), this attempt is abandoned instead of ordering them twice.
+    if (plan.cartId && !(await takeFromCart(tx, plan.cartId, checkout.userId, plan.lines))) {
+      const abandoned = await tx.checkout.updateMany({ where: { orderId, state: "PLACING" }, data: { state: "ABANDONED" } });
+      return abandoned.count ? ("cart_changed" as const) : null;
+    }
     const claimed = await tx.checkout.updateMany({ where: { orderId, state: "PLACING" }, data: { state: "PLACED" } });
     if (claimed.count === 0) return null;
     const paymentDueAt = new Date(Date.now() + selling.settings.paymentTimeoutSeconds * 1000);
@@ -225,10 +252,14 @@ async function resume(selling: Selling, identity: PeerIdentity, checkout: Checko
       },
     });
     await selling.jobs.enqueue(tx, JOB.orderExpire, { orderId }, { startAfterSeconds: selling.settings.paymentTimeoutSeconds });
-    // The cart's lines are now an order.
-    if (plan.cartId) await tx.cart.deleteMany({ where: { id: plan.cartId, userId: checkout.userId } });
     return order;
   });
+  if (placed === "cart_changed") {
+    await recoverCheckout(selling, orderId).catch(() => undefined); // else its job does it
+    throw coded(ErrorCode.CONFLICT, "The cart changed while it was being checked out; nothing was ordered. Check the cart and check out again.", {
+      field: "cartId",
+    });
+  }
   if (placed) {
     await purgeOrder(selling, placed);
     return placed;
@@ -242,6 +273,23 @@ async function resume(selling: Selling, identity: PeerIdentity, checkout: Checko
     await selling.peers.release(identity.requestId, orderId, "checkout forgotten").catch(() => undefined);
   }
   throw expired();
+}
+
+/** Removes the ordered quantities from the (locked) cart; false when it no longer holds them. */
+async function takeFromCart(tx: OrdersTransaction, cartId: string, userId: string, lines: readonly LineInput[]): Promise<boolean> {
+  const [cart] = await tx.$queryRaw<{ id: string }[]>`
+    SELECT id FROM carts WHERE id = ${cartId}::uuid AND user_id = ${userId}::uuid AND expires_at > now() FOR UPDATE`;
+  if (!cart) return false;
+  const held = new Map((await tx.cartLine.findMany({ where: { cartId } })).map((line) => [line.productId, line.quantity]));
+  if (lines.some((line) => (held.get(line.productId) ?? 0) < line.quantity)) return false;
+  for (const line of lines) {
+    const left = held.get(line.productId)! - line.quantity;
+    if (left > 0) await tx.cartLine.update({ where: { cartId_productId: { cartId, productId: line.productId } }, data: { quantity: left } });
+    else await tx.cartLine.delete({ where: { cartId_productId: { cartId, productId: line.productId } } });
+    held.set(line.productId, left);
+  }
+  if ([...held.values()].every((quantity) => quantity <= 0)) await tx.cart.delete({ where: { id: cartId } });
+  return true;
 }
 
 function expired() {

@@ -8,16 +8,19 @@ import { settleOrder } from "./settle.ts";
 import { SYSTEM, transition } from "./workflow.ts";
 
 /**
- * A checkout still PLACING at its deadline is abandoned and its stock released. The abandon is a
- * conditional update, so it and a replay finishing the same checkout cannot both win; the release
- * leaves a tombstone at inventory, so a reserve still in flight for it cannot take stock later.
- * An order that exists is never touched here.
+ * A checkout still PLACING at its deadline is abandoned, then its stock released, then it is
+ * RELEASED (its key free again). The abandon is a conditional update, so it and a replay finishing
+ * the same checkout cannot both win; the release leaves a tombstone at inventory, so a reserve
+ * still in flight for it cannot take stock later. An order that exists is never touched here.
+ * A release that fails leaves the checkout ABANDONED: the job retries it, and the sweep finds it.
  */
 export async function recoverCheckout(selling: Selling, orderId: string): Promise<void> {
   await selling.prisma.checkout.updateMany({ where: { orderId, state: "PLACING" }, data: { state: "ABANDONED" } });
   const checkout = await selling.prisma.checkout.findUnique({ where: { orderId } });
-  if (checkout?.state === "PLACED" || (await selling.prisma.order.count({ where: { id: orderId } })) > 0) return;
+  if (checkout?.state === "PLACED" || checkout?.state === "RELEASED") return;
+  if ((await selling.prisma.order.count({ where: { id: orderId } })) > 0) return;
   await selling.peers.release(`job-recover-${randomUUID()}`, orderId, "checkout abandoned");
+  await selling.prisma.checkout.updateMany({ where: { orderId, state: "ABANDONED" }, data: { state: "RELEASED" } });
   selling.logger.info({ orderId }, "abandoned an unfinished checkout and released its stock");
 }
 
@@ -52,18 +55,34 @@ export async function sweep(selling: Selling): Promise<void> {
   const { prisma, settings } = selling;
   const ago = (seconds: number) => new Date(Date.now() - seconds * 1000 - GRACE_MS);
   const steps: [string, () => Promise<void>][] = [];
-  for (const c of await prisma.checkout.findMany({ where: { state: "PLACING", updatedAt: { lt: ago(settings.checkoutRecoverySeconds) } }, take: BATCH })) {
-    steps.push([`checkout ${c.orderId}`, () => recoverCheckout(selling, c.orderId)]);
-  }
+  const checkouts = await prisma.checkout.findMany({
+    where: {
+      OR: [
+        { state: "PLACING", updatedAt: { lt: ago(settings.checkoutRecoverySeconds) } },
+        { state: "ABANDONED", updatedAt: { lt: ago(0) } },
+      ],
+    },
+    take: BATCH,
+  });
+  for (const c of checkouts) steps.push([`checkout ${c.orderId}`, () => recoverCheckout(selling, c.orderId)]);
   for (const p of await prisma.payment.findMany({ where: { status: "PENDING", createdAt: { lt: ago(settings.paymentRecoverySeconds) } }, take: BATCH })) {
     steps.push([`payment ${p.id}`, () => recoverPayment(selling, p.id)]);
   }
   for (const o of await prisma.order.findMany({ where: { status: "PENDING", paymentDueAt: { lt: ago(0) } }, take: BATCH })) {
     steps.push([`expiry ${o.id}`, () => expireUnpaidOrder(selling, o.id)]);
   }
-  for (const o of await prisma.order.findMany({ where: { stockState: { in: ["RELEASING", "SELLING"] }, updatedAt: { lt: ago(0) } }, take: BATCH })) {
-    steps.push([`settle ${o.id}`, () => settleOrder(selling, o.id, "job")]);
-  }
+  const owed = await prisma.order.findMany({
+    where: {
+      updatedAt: { lt: ago(0) },
+      OR: [
+        { stockState: { in: ["RELEASING", "SELLING"] } },
+        // Cancelled with money still taken (or in flight): a refund is owed.
+        { status: "CANCELLED", payments: { some: { status: { in: ["PENDING", "CAPTURED"] } } } },
+      ],
+    },
+    take: BATCH,
+  });
+  for (const o of owed) steps.push([`settle ${o.id}`, () => settleOrder(selling, o.id, "job")]);
   for (const [what, step] of steps) {
     // One stuck saga must not keep the others waiting: log it and go on; the next sweep retries.
     await step().catch((error: unknown) => selling.logger.warn({ err: error, what }, "sweep could not finish a step"));
@@ -84,7 +103,11 @@ export function jobHandlers(selling: Selling): JobHandlers {
     "orders-sweep": () => sweep(selling),
     "orders-carts-purge": async () => {
       const { count } = await selling.prisma.cart.deleteMany({ where: { expiresAt: { lt: new Date() } } });
-      if (count) selling.logger.info({ count }, "deleted expired carts");
+      // Idempotency keys are remembered for IDEMPOTENCY_KEY_TTL_SECONDS (README, Selling).
+      const forgotten = await selling.prisma.checkout.deleteMany({
+        where: { state: { in: ["PLACED", "RELEASED"] }, updatedAt: { lt: new Date(Date.now() - selling.settings.idempotencyKeyTtlSeconds * 1000) } },
+      });
+      if (count || forgotten.count) selling.logger.info({ carts: count, keys: forgotten.count }, "deleted expired carts and idempotency keys");
     },
   };
 }

@@ -12,6 +12,10 @@ import type { OrdersSettings } from "./settings.ts";
 export interface Faults {
   /** After inventory holds the stock, before the order is committed. */
   afterReserve?(orderId: string): Promise<void>;
+  /** Just before a capture is sent: a throw stands for a provider that cannot be reached. */
+  beforeCapture?(paymentId: string): Promise<void>;
+  /** Just before a refund is sent: a throw stands for a provider that cannot be reached. */
+  beforeRefund?(paymentId: string): Promise<void>;
   /** After the payment provider answered, before the answer is recorded. */
   afterCapture?(paymentId: string): Promise<void>;
   /** Called once the services are built: a test's handle on the job queue. */

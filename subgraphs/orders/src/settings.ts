@@ -17,6 +17,10 @@ const schema = z.object({
   MAX_ORDER_LINES: z.coerce.number().int().min(1).max(100).default(50),
   /** Units of one product per line. */
   MAX_LINE_QUANTITY: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** Orders one customer (or partner) may have waiting for payment at once: each holds stock. */
+  MAX_UNPAID_ORDERS: z.coerce.number().int().min(1).max(1_000_000).default(5),
+  /** How long a checkout's idempotency key is remembered (a replay after that is a new order). */
+  IDEMPOTENCY_KEY_TTL_SECONDS: seconds(7 * 86_400, 3_600),
   /** A cart nobody touched for this long is gone. */
   CART_TTL_SECONDS: seconds(14 * 86_400, 60),
   /** Run the job workers in this process (off for a process that should only serve requests). */
@@ -34,6 +38,8 @@ export interface OrdersSettings {
   paymentRecoverySeconds: number;
   maxOrderLines: number;
   maxLineQuantity: number;
+  maxUnpaidOrders: number;
+  idempotencyKeyTtlSeconds: number;
   cartTtlSeconds: number;
   jobsEnabled: boolean;
   jobsPollSeconds: number;
@@ -49,6 +55,8 @@ export function ordersSettings(env: Readonly<Record<string, string | undefined>>
     paymentRecoverySeconds: parsed.PAYMENT_RECOVERY_SECONDS,
     maxOrderLines: parsed.MAX_ORDER_LINES,
     maxLineQuantity: parsed.MAX_LINE_QUANTITY,
+    maxUnpaidOrders: parsed.MAX_UNPAID_ORDERS,
+    idempotencyKeyTtlSeconds: parsed.IDEMPOTENCY_KEY_TTL_SECONDS,
     cartTtlSeconds: parsed.CART_TTL_SECONDS,
     jobsEnabled: parsed.ORDER_JOBS_ENABLED,
     jobsPollSeconds: parsed.ORDER_JOBS_POLL_SECONDS,

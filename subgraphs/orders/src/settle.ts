@@ -30,13 +30,17 @@ export async function settleOrder(selling: Selling, orderId: string, via: "inlin
       if (result?.status !== "CAPTURED") {
         await selling.prisma.payment.updateMany({
           where: { id: payment.id, status: "PENDING" },
-          data: { status: "DECLINED", declineCode: result?.declineCode ?? "voided", providerReference: result?.reference ?? null },
+          data: result
+            ? { status: "DECLINED", declineCode: result.declineCode, providerReference: result.reference }
+            : { status: "FAILED", declineCode: "not_captured" },
         });
         continue;
       }
       reference = result.reference;
     }
-    await selling.provider.refund({ idempotencyKey: payment.idempotencyKey, reference: reference! });
+    // A refund is a request of its own at the provider: its own idempotency key.
+    await selling.faults.beforeRefund?.(payment.id);
+    await selling.provider.refund({ idempotencyKey: `${payment.idempotencyKey}:refund`, reference: reference! });
     await selling.prisma.payment.updateMany({
       where: { id: payment.id, status: { in: ["PENDING", "CAPTURED"] } },
       data: { status: "REFUNDED", providerReference: reference },

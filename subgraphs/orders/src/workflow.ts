@@ -56,8 +56,8 @@ export async function transition(
   reason: string | null,
 ): Promise<Order> {
   // Locked: concurrent changes of one order queue up here, and each sees the other's result.
-  const [locked] = await tx.$queryRaw<{ status: OrderStatus }[]>`
-    SELECT status::text AS status FROM orders WHERE id = ${orderId}::uuid FOR UPDATE`;
+  const [locked] = await tx.$queryRaw<{ status: OrderStatus; stock_state: StockState }[]>`
+    SELECT status::text AS status, stock_state::text AS stock_state FROM orders WHERE id = ${orderId}::uuid FOR UPDATE`;
   if (!locked) throw coded(ErrorCode.NOT_FOUND, `No order has id ${orderId}.`);
   const from = locked.status;
   if (!canTransition(from, to, actor)) {
@@ -70,7 +70,8 @@ export async function transition(
       { from, to, allowed },
     );
   }
-  const stockState = STOCK_ON_ENTRY[to];
+  // Only a hold inventory has can be released or sold (not an UNTRACKED order's).
+  const stockState = locked.stock_state === "HELD" ? STOCK_ON_ENTRY[to] : undefined;
   const order = await tx.order.update({
     where: { id: orderId },
     data: { status: to, ...(stockState ? { stockState } : {}), ...(to !== "PENDING" ? { paymentDueAt: null } : {}) },
@@ -78,7 +79,7 @@ export async function transition(
   await tx.orderTransition.create({
     data: { orderId, fromStatus: from, toStatus: to, actorId: actor.userId, actorKind: actor.kind, reason: reason?.slice(0, 200) ?? null },
   });
-  // Cancelled orders owe a release (and a refund if paid); shipped ones owe a sale.
-  if (stockState) await jobs.enqueue(tx, JOB.orderSettle, { orderId });
+  // Cancelled orders owe a release and, if paid, a refund; shipped ones owe a sale.
+  if (stockState || to === "CANCELLED") await jobs.enqueue(tx, JOB.orderSettle, { orderId });
   return order;
 }

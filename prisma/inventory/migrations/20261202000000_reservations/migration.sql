@@ -42,3 +42,7 @@ ALTER TABLE "reservation_lines" ADD CONSTRAINT "reservation_lines_order_id_fkey"
 
 -- Hand-written: a reservation line holds at least one unit.
 ALTER TABLE "reservation_lines" ADD CONSTRAINT "reservation_lines_quantity_positive" CHECK ("quantity" > 0);
+
+-- Hand-written: before this change `reserved` was only ever written by the old demo seed, with no
+-- order behind it. Nothing could release it, so it starts again from what reservations hold: none.
+UPDATE "stock_items" SET "reserved" = 0;

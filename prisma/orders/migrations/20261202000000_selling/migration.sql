@@ -1,10 +1,10 @@
-CREATE TYPE "StockState" AS ENUM ('HELD', 'RELEASING', 'RELEASED', 'SELLING', 'SOLD');
+CREATE TYPE "StockState" AS ENUM ('HELD', 'RELEASING', 'RELEASED', 'SELLING', 'SOLD', 'UNTRACKED');
 
 -- CreateEnum
-CREATE TYPE "CheckoutState" AS ENUM ('PLACING', 'PLACED', 'ABANDONED');
+CREATE TYPE "CheckoutState" AS ENUM ('PLACING', 'PLACED', 'ABANDONED', 'RELEASED');
 
 -- CreateEnum
-CREATE TYPE "PaymentStatus" AS ENUM ('PENDING', 'CAPTURED', 'DECLINED', 'REFUNDED');
+CREATE TYPE "PaymentStatus" AS ENUM ('PENDING', 'CAPTURED', 'DECLINED', 'FAILED', 'REFUNDED');
 
 -- AlterTable
 ALTER TABLE "orders" ADD COLUMN     "payment_due_at" TIMESTAMPTZ(3),
@@ -135,12 +135,15 @@ ALTER TABLE "payments" ADD CONSTRAINT "payments_order_id_fkey" FOREIGN KEY ("ord
 ALTER TABLE "cart_lines" ADD CONSTRAINT "cart_lines_cart_id_fkey" FOREIGN KEY ("cart_id") REFERENCES "carts"("id") ON DELETE CASCADE ON UPDATE CASCADE;
 
 
--- Hand-written: orders written before selling existed (the demo seed) get the stock state their
--- status implies, so no job ever owes inventory a call for them.
+-- Hand-written: orders written before selling existed get the stock state their status implies.
+-- Inventory holds nothing for them (its migration of the same change resets what the old demo
+-- seed had marked reserved), so unshipped ones are UNTRACKED: shipping or cancelling them moves
+-- no stock, and no job ever owes inventory a call for them. On a new database this runs before
+-- the demo seed, which writes orders together with their reservations.
 UPDATE "orders" SET "stock_state" = CASE
   WHEN "status" IN ('SHIPPED', 'DELIVERED') THEN 'SOLD'::"StockState"
   WHEN "status" = 'CANCELLED' THEN 'RELEASED'::"StockState"
-  ELSE 'HELD'::"StockState" END;
+  ELSE 'UNTRACKED'::"StockState" END;
 
 -- Hand-written: an order has at most one payment that is in flight or captured, so two concurrent
 -- payOrder calls can never both charge it.

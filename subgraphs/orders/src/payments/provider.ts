@@ -13,7 +13,7 @@ export interface PaymentProvider {
    * unknown outcome is settled for good either way.
    */
   resolve(idempotencyKey: string): Promise<CaptureResult | null>;
-  /** Gives a captured payment back in full; repeatable. */
+  /** Gives a captured payment back in full; repeatable under the same (refund's own) key. */
   refund(request: { idempotencyKey: string; reference: string }): Promise<void>;
 }
 

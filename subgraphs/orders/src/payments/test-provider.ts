@@ -63,8 +63,8 @@ export function testPaymentProvider(prisma: OrdersPrisma): PaymentProvider {
       const row = await prisma.testProviderCharge.findUniqueOrThrow({ where: { idempotencyKey } });
       return row.outcome === "VOIDED" ? null : toResult(row);
     },
-    async refund({ idempotencyKey }) {
-      await prisma.testProviderCharge.updateMany({ where: { idempotencyKey, outcome: "CAPTURED" }, data: { refunded: true } });
+    async refund({ reference }) {
+      await prisma.testProviderCharge.updateMany({ where: { reference, outcome: "CAPTURED" }, data: { refunded: true } });
     },
   };
 }

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { JOB } from "../../subgraphs/orders/src/jobs.ts";
 import { ADMIN_USER, bearer } from "../../test/support/auth.ts";
 import { startFaultProxy } from "../../test/support/fault-proxy.ts";
-import { ORDER_FIELDS, customer, eventually, placeOrder, startSellingStack, stockOf, stockedProduct, type SellingStack } from "../../test/support/selling.ts";
+import { ORDER_FIELDS, customer, eventually, placeOrder, startSellingStack, stockOf, stockedProduct as makeProduct, type SellingStack } from "../../test/support/selling.ts";
 import { gql } from "../../test/support/stack.ts";
 
 // Each failure between two steps of the sagas, caused for real: a step that dies where a crash
@@ -32,6 +32,14 @@ afterAll(async () => {
 });
 
 const admin = bearer(ADMIN_USER);
+
+/** Every product a test here made, for the final check that stock and orders agree. */
+const touched = new Set<string>();
+async function stockedProduct(...args: Parameters<typeof makeProduct>) {
+  const product = await makeProduct(...args);
+  touched.add(product.id);
+  return product;
+}
 
 class SimulatedCrash extends Error {}
 const crash = async () => {
@@ -325,5 +333,28 @@ describe("payment and deadlines", () => {
     await stack.selling().jobs.expedite(JOB.orderSettle, { orderId });
     await eventually(async () => expect((await stack.prisma.orders.order.findUniqueOrThrow({ where: { id: orderId } })).stockState).toBe("SOLD"));
     expect(await stockOf(stack, product.id)).toEqual({ onHand: 3, reserved: 0 });
+  });
+});
+
+describe("after every failure above", () => {
+  it("stock and orders agree: each product's reserved units are exactly its held reservations, each held by a live order", async () => {
+    // Each test above waited for its own recovery; jobs due now (settles) run by themselves.
+    const products = [...touched];
+    await eventually(async () => {
+      const held = await stack.prisma.inventory.reservationLine.findMany({
+        where: { productId: { in: products }, reservation: { status: "HELD" } },
+      });
+      for (const productId of products) {
+        const sum = held.filter((line) => line.productId === productId).reduce((total, line) => total + line.quantity, 0);
+        expect((await stockOf(stack, productId)).reserved, `product ${productId}`).toBe(sum);
+      }
+      const orderIds = [...new Set(held.map((line) => line.orderId))];
+      const orders = await stack.prisma.orders.order.findMany({ where: { id: { in: orderIds } } });
+      expect(orders).toHaveLength(orderIds.length);
+      for (const order of orders) expect(order.stockState, `order ${order.id}`).toBe("HELD");
+      // And the other way round: every order that says HELD is held at inventory.
+      const holding = await stack.prisma.orders.order.findMany({ where: { stockState: "HELD", items: { some: { productId: { in: products } } } } });
+      expect(holding.map((o) => o.id).sort()).toEqual(orderIds.sort());
+    });
   });
 });

@@ -14,7 +14,8 @@ let stack: SellingStack;
 let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
 let inventoryUrl: string;
 beforeAll(async () => {
-  stack = await startSellingStack({ ORDER_PEER_TIMEOUT_MS: "1000" });
+  // Short enough for the hanging-inventory test, long enough for a busy 2-core machine.
+  stack = await startSellingStack({ ORDER_PEER_TIMEOUT_MS: "3000" });
   inventoryUrl = `${stack.subgraphs.inventory.url}/graphql`;
   proxy = await startFaultProxy(() => inventoryUrl);
   stack.setPeerUrl("inventory", proxy.url);
@@ -69,9 +70,10 @@ describe("checkout: a failure between reservation and order", () => {
     expect(await stack.prisma.orders.order.count({ where: { userId: shopper.user.id } })).toBe(0);
 
     expect(await stack.selling().jobs.expedite(JOB.checkoutRecover, { orderId: checkout.orderId })).toBe(1);
-    await eventually(async () => expect((await reservationOf(checkout.orderId))?.status).toBe("RELEASED"));
+    // Inventory releases first, then orders records it: the job is done when both have.
+    await eventually(async () => expect((await placingCheckout(shopper.user.id)).state).toBe("RELEASED"));
+    expect((await reservationOf(checkout.orderId))?.status).toBe("RELEASED");
     expect(await stockOf(stack, product.id)).toEqual({ onHand: 5, reserved: 0 });
-    expect((await placingCheckout(shopper.user.id)).state).toBe("RELEASED");
     expect(await stack.prisma.orders.order.count({ where: { userId: shopper.user.id } })).toBe(0);
 
     // The key is free again: the shopper's retry is a fresh attempt, under a new order id.
@@ -98,8 +100,11 @@ describe("checkout: a failure between reservation and order", () => {
     // Its recovery job, when it comes, finds a placed order and leaves it alone.
     await stack.selling().jobs.expedite(JOB.checkoutRecover, { orderId: checkout.orderId });
     await eventually(async () => {
-      const jobs = await stack.prisma.orders.$queryRaw<{ state: string }[]>`
-        SELECT state::text AS state FROM pgboss.job WHERE name = ${JOB.checkoutRecover} AND data->>'orderId' = ${checkout.orderId}`;
+      const jobs = await stack.prisma.orders.$queryRawUnsafe<{ state: string }[]>(
+        `SELECT state::text AS state FROM ${stack.jobsSchema}.job WHERE name = $1 AND data->>'orderId' = $2`,
+        JOB.checkoutRecover,
+        checkout.orderId,
+      );
       expect(jobs.map((j) => j.state)).toEqual(["completed"]);
     });
     expect((await reservationOf(checkout.orderId))?.status).toBe("HELD");
@@ -204,7 +209,7 @@ describe("the sweep: the backstop for a saga whose own job is gone", () => {
     stack.faults.afterReserve = crash;
     await placeOrder(stack, shopper.headers, [{ productId: product.id, quantity: 2 }]);
     const checkout = await placingCheckout(shopper.user.id);
-    await stack.prisma.orders.$executeRaw`DELETE FROM pgboss.job WHERE data->>'orderId' = ${checkout.orderId}`;
+    await stack.prisma.orders.$executeRawUnsafe(`DELETE FROM ${stack.jobsSchema}.job WHERE data->>'orderId' = $1`, checkout.orderId);
     await stack.prisma.orders.$executeRaw`UPDATE checkouts SET updated_at = now() - interval '1 day' WHERE order_id = ${checkout.orderId}::uuid`;
     await stack.selling().jobs.send(JOB.sweep, {});
     await eventually(async () => expect((await reservationOf(checkout.orderId))?.status).toBe("RELEASED"));
@@ -269,11 +274,14 @@ describe("payment and deadlines", () => {
     expect(cancelled.body.data!.cancelOrder).toEqual({ status: "CANCELLED", stockStatus: "RELEASED", payment: { status: "CAPTURED" } });
     // The settle job keeps failing; say it gave up: only the sweep is left.
     await eventually(async () => {
-      const [job] = await stack.prisma.orders.$queryRaw<{ state: string }[]>`
-        SELECT state::text AS state FROM pgboss.job WHERE name = ${JOB.orderSettle} AND data->>'orderId' = ${orderId}`;
+      const [job] = await stack.prisma.orders.$queryRawUnsafe<{ state: string }[]>(
+        `SELECT state::text AS state FROM ${stack.jobsSchema}.job WHERE name = $1 AND data->>'orderId' = $2`,
+        JOB.orderSettle,
+        orderId,
+      );
       expect(job?.state).toBe("retry");
     });
-    await stack.prisma.orders.$executeRaw`DELETE FROM pgboss.job WHERE data->>'orderId' = ${orderId}`;
+    await stack.prisma.orders.$executeRawUnsafe(`DELETE FROM ${stack.jobsSchema}.job WHERE data->>'orderId' = $1`, orderId);
     await stack.prisma.orders.$executeRaw`UPDATE orders SET updated_at = now() - interval '1 day' WHERE id = ${orderId}::uuid`;
     delete stack.faults.beforeRefund;
     await stack.selling().jobs.send(JOB.sweep, {});

@@ -12,6 +12,8 @@ import { gql, startStack, type Stack } from "./stack.ts";
 export interface SellingStack extends Stack {
   faults: Faults;
   selling(): Selling;
+  /** This stack's own job queue schema: no other stack's workers take its jobs (or its faults). */
+  jobsSchema: string;
 }
 
 export async function startSellingStack(subgraphEnv: Record<string, string> = {}): Promise<SellingStack> {
@@ -24,8 +26,9 @@ export async function startSellingStack(subgraphEnv: Record<string, string> = {}
     beforeRefund: (paymentId) => faults.beforeRefund?.(paymentId) ?? Promise.resolve(),
     started: (s) => (selling = s),
   });
-  const stack = await startStack({}, { orders, subgraphEnv: { ORDER_JOBS_POLL_SECONDS: "0.5", ...subgraphEnv } });
-  return Object.assign(stack, { faults, selling: () => selling! });
+  const jobsSchema = `pgboss_${randomUUID().slice(0, 8)}`;
+  const stack = await startStack({}, { orders, subgraphEnv: { ORDER_JOBS_POLL_SECONDS: "0.5", ORDER_JOBS_SCHEMA: jobsSchema, ...subgraphEnv } });
+  return Object.assign(stack, { faults, selling: () => selling!, jobsSchema });
 }
 
 /** A product with `onHand` units in stock, priced as asked. */

@@ -60,7 +60,6 @@ export interface JobQueue {
   stop(): Promise<void>;
 }
 
-const SCHEMA = "pgboss";
 
 /**
  * pg-boss creates a queue idempotently, but two instances creating the first queues at the same
@@ -83,11 +82,11 @@ async function createQueues(boss: PgBoss): Promise<void> {
   }
 }
 
-export async function startJobQueue(options: { db: Database; logger: Logger; workers: boolean; pollSeconds: number }): Promise<JobQueue> {
+export async function startJobQueue(options: { db: Database; logger: Logger; workers: boolean; pollSeconds: number; schema: string }): Promise<JobQueue> {
   const { logger } = options;
   const boss = new PgBoss({
     db: { executeSql: (text, values) => options.db.execute(text, values ?? []) },
-    schema: SCHEMA,
+    schema: options.schema,
     // Failed steps are retried with exponential backoff (1 s, 2 s, 4 s, ... capped by pg-boss) for
     // about a day before they land in the failed state, where an operator sees them.
     retryLimit: 16,
@@ -130,7 +129,7 @@ export async function startJobQueue(options: { db: Database; logger: Logger; wor
     },
     async expedite(name, match) {
       const { rowCount } = await options.db.execute(
-        `UPDATE ${SCHEMA}.job SET start_after = now() WHERE name = $1 AND data @> $2::jsonb AND state IN ('created', 'retry')`,
+        `UPDATE ${options.schema}.job SET start_after = now() WHERE name = $1 AND data @> $2::jsonb AND state IN ('created', 'retry')`,
         [name, JSON.stringify(match)],
       );
       return rowCount;

@@ -34,6 +34,7 @@ export function ordersServer(faults: Faults = {}) {
         logger: deps.logger.child({ component: "jobs" }),
         workers: settings.jobsEnabled,
         pollSeconds: settings.jobsPollSeconds,
+        schema: settings.jobsSchema,
       });
       const selling: Selling = {
         prisma: deps.prisma,

@@ -27,6 +27,8 @@ const schema = z.object({
   ORDER_JOBS_ENABLED: booleanFlag(true),
   /** How long a call to products or inventory may take before its outcome counts as unknown. */
   ORDER_PEER_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  /** The PostgreSQL schema of the job queue's tables (separate queues on one database, e.g. in tests). */
+  ORDER_JOBS_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "a lower-case SQL identifier").default("pgboss"),
   /** How often an idle worker asks the queue for due jobs (pg-boss allows 0.5 and up). */
   ORDER_JOBS_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(2),
 });
@@ -43,6 +45,7 @@ export interface OrdersSettings {
   cartTtlSeconds: number;
   jobsEnabled: boolean;
   jobsPollSeconds: number;
+  jobsSchema: string;
   peerTimeoutMs: number;
 }
 
@@ -60,6 +63,7 @@ export function ordersSettings(env: Readonly<Record<string, string | undefined>>
     cartTtlSeconds: parsed.CART_TTL_SECONDS,
     jobsEnabled: parsed.ORDER_JOBS_ENABLED,
     jobsPollSeconds: parsed.ORDER_JOBS_POLL_SECONDS,
+    jobsSchema: parsed.ORDER_JOBS_SCHEMA,
     peerTimeoutMs: parsed.ORDER_PEER_TIMEOUT_MS,
   };
 }

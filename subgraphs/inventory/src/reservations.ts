@@ -58,6 +58,19 @@ export function validateLines(lines: readonly StockLine[]): StockLine[] {
   return [...lines].sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0));
 }
 
+/** The audit row of units held for an order: `reserved` rises, on hand does not move. */
+export function reservedMovement(orderId: string, line: StockLine, onHandAfter: number) {
+  return {
+    productId: line.productId,
+    delta: 0,
+    reservedDelta: line.quantity,
+    reason: "RESERVED" as const,
+    onHandAfter,
+    orderId,
+    note: `Held for order ${orderId}`,
+  };
+}
+
 async function view(tx: Tx | InventoryPrisma, orderId: string): Promise<ReservationView | null> {
   const row = await tx.reservation.findUnique({ where: { orderId }, include: { lines: true } });
   if (!row) return null;
@@ -113,17 +126,7 @@ export async function reserveStock(prisma: InventoryPrisma, orderId: string, inp
       }
       if (shortages.length > 0) throw new ShortageRollback(shortages);
       await tx.reservationLine.createMany({ data: lines.map((line) => ({ orderId, ...line })) });
-      await tx.stockMovement.createMany({
-        data: lines.map((line) => ({
-          productId: line.productId,
-          delta: 0,
-          reservedDelta: line.quantity,
-          reason: "RESERVED" as const,
-          onHandAfter: levels.get(line.productId)!.onHand,
-          orderId,
-          note: `Held for order ${orderId}`,
-        })),
-      });
+      await tx.stockMovement.createMany({ data: lines.map((line) => reservedMovement(orderId, line, levels.get(line.productId)!.onHand)) });
       return { ok: true as const, reservation: { orderId, status: "HELD" as const, lines } };
     });
   } catch (error) {

@@ -1,5 +1,6 @@
 import { catalogSeed } from "@catalog/common";
 import type { InventoryPrisma } from "./prisma.ts";
+import { reservedMovement } from "./reservations.ts";
 
 export async function seedInventory(prisma: InventoryPrisma): Promise<boolean> {
   if ((await prisma.stockItem.count()) > 0) return false;
@@ -31,16 +32,7 @@ export async function seedInventory(prisma: InventoryPrisma): Promise<boolean> {
     await tx.reservationLine.createMany({ data: lines.map(({ createdAt: _createdAt, ...line }) => line) });
     const onHand = new Map(stock.map((s) => [s.productId, s.onHand]));
     await tx.stockMovement.createMany({
-      data: lines.map((line) => ({
-        productId: line.productId,
-        delta: 0,
-        reservedDelta: line.quantity,
-        reason: "RESERVED" as const,
-        note: `Held for order ${line.orderId}`,
-        onHandAfter: onHand.get(line.productId)!,
-        orderId: line.orderId,
-        createdAt: line.createdAt,
-      })),
+      data: lines.map((line) => ({ ...reservedMovement(line.orderId, line, onHand.get(line.productId)!), createdAt: line.createdAt })),
     });
   }, { timeout: 120_000 });
   return true;

@@ -112,12 +112,19 @@ export async function buildGateway(
     logger,
     onError: (operation) => metrics.redisErrors.inc({ operation }),
   });
+  const dataSources: SubgraphDataSource[] = [];
   const plans = queryPlanCache({ shared: cache.redis ? cache.cache : undefined, supergraphSdl: supergraph.sdl });
   const gateway = new ApolloGateway({
     supergraphSdl: supergraph.sdl,
     logger,
     queryPlannerConfig: { cache: plans.cache },
-    buildService: ({ name, url }) => new SubgraphDataSource(name, subgraphUrls[name] ?? url, config.subgraphTimeoutMs, logger),
+    buildService: ({ name, url }) => {
+      const target = subgraphUrls[name] ?? url;
+      if (!target) throw new Error(`the supergraph names no URL for subgraph ${name}`);
+      const source = new SubgraphDataSource(name, target, config.subgraphTimeoutMs, logger);
+      dataSources.push(source);
+      return source;
+    },
   });
   const responseCache =
     shared.responseCache ?? (cache.redis ? redisResponseCacheStore(cache.redis, { logger }) : memoryResponseCacheStore());
@@ -273,6 +280,7 @@ export async function buildGateway(
     readiness,
     async stop() {
       await apollo.stop();
+      await Promise.all(dataSources.map((source) => source.close()));
       registry.close();
       await responseCache.close();
       await cache.close();

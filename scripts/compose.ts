@@ -1,7 +1,7 @@
 // npm run compose           writes schema/supergraph.graphql from the subgraphs' SDL
 // npm run compose -- --check exits 1 when the committed file is stale
 import { readFile, writeFile } from "node:fs/promises";
-import { composeSupergraph, SUPERGRAPH_PATH } from "../gateway/src/compose.ts";
+import { composeSupergraph, SUPERGRAPH_PATH } from "./composition.ts";
 
 const check = process.argv.includes("--check");
 try {

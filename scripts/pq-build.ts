@@ -5,7 +5,7 @@
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { apiSchemaOf, buildManifest, checkManifest, ManifestError, MANIFEST_DIR, manifestJson, readPartnerSources } from "../gateway/src/persisted/manifest.ts";
-import { SUPERGRAPH_PATH } from "../gateway/src/compose.ts";
+import { SUPERGRAPH_PATH } from "./composition.ts";
 
 const check = process.argv.includes("--check");
 const schema = apiSchemaOf(await readFile(SUPERGRAPH_PATH, "utf8"));

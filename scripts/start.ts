@@ -71,7 +71,7 @@ try {
         migrate: true,
         seed,
         peers: (name) => peerUrls.get(name),
-        auth: subgraphAuth(module.name, auth),
+        auth: subgraphAuth(module, auth),
         cache,
         env: process.env,
       });
@@ -85,9 +85,11 @@ try {
   process.exit(1);
 }
 
-const overrides = Object.fromEntries(
-  subgraphs.map((s) => [`${s.name.toUpperCase()}_SUBGRAPH_URL`, `${s.url}/graphql`]),
-);
+const overrides = {
+  ...Object.fromEntries(subgraphs.map((s) => [`${s.name.toUpperCase()}_SUBGRAPH_URL`, `${s.url}/graphql`])),
+  // The users subgraph owns partners and resolves their API keys.
+  PARTNER_KEYS_URL: `${subgraphs.find((s) => s.name === "users")!.url}/internal/partners/resolve`,
+};
 const config = loadGatewayConfig({ LOG_LEVEL: env.LOG_LEVEL, ...authEnv, ...overrides });
 let gatewayUrl: string;
 let closeGateway: () => Promise<void>;

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { loadAuthConfig, logLevel, MAX_REQUEST_DEADLINE_MS, parseEnv, port, REPO_ROOT, SUBGRAPHS, type AuthConfig, type SubgraphName } from "@catalog/common";
+import { loadAuthConfig, logLevel, MAX_REQUEST_DEADLINE_MS, parseEnv, port, REPO_ROOT, type AuthConfig } from "@catalog/common";
 import { z } from "zod";
 import { DEFAULT_OPERATION_LIMITS as LIMITS, type OperationLimits } from "./operation-limits.ts";
 
@@ -11,10 +11,8 @@ const schema = z.object({
   HOST: z.string().default("127.0.0.1"),
   LOG_LEVEL: logLevel,
   SUPERGRAPH_PATH: z.string().default(path.join(REPO_ROOT, "schema", "supergraph.graphql")),
-  USERS_SUBGRAPH_URL: z.url().optional(),
-  PRODUCTS_SUBGRAPH_URL: z.url().optional(),
-  ORDERS_SUBGRAPH_URL: z.url().optional(),
-  INVENTORY_SUBGRAPH_URL: z.url().optional(),
+  /** Resolves partners' API keys (POST { key } -> { partner }); unset: API keys are refused. */
+  PARTNER_KEYS_URL: z.url().optional(),
   REDIS_URL: z.url().optional(),
   REDIS_KEY_PREFIX: z.string().default("catalog:"),
   APQ_TTL_SECONDS: z.coerce.number().int().min(1).default(86_400),
@@ -55,8 +53,13 @@ export interface GatewayConfig {
   host: string;
   logLevel: string;
   supergraphPath: string;
-  /** Overrides of the URLs in the supergraph, by subgraph name. */
-  subgraphUrls: Partial<Record<SubgraphName, string>>;
+  /**
+   * Overrides of the URLs in the supergraph, by the subgraph's name as an environment prefix
+   * (`<NAME>_SUBGRAPH_URL`, the name upper-cased, other characters as `_`): any supergraph works.
+   */
+  subgraphUrls: Record<string, string>;
+  /** Where partners' API keys are resolved; undefined: requests with a key are refused. */
+  partnerKeysUrl: string | undefined;
   redisUrl: string | undefined;
   redisKeyPrefix: string;
   apqTtlSeconds: number;
@@ -98,11 +101,15 @@ function trustProxy(value: string | undefined): string | number | false {
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const parsed = parseEnv(schema, env);
   const production = parsed.NODE_ENV === "production";
-  const subgraphUrls: Partial<Record<SubgraphName, string>> = {};
-  for (const name of SUBGRAPHS) {
-    const url = parsed[`${name.toUpperCase()}_SUBGRAPH_URL` as "USERS_SUBGRAPH_URL"];
-    if (url) subgraphUrls[name] = url;
+  const subgraphUrls: Record<string, string> = {};
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(env)) {
+    const prefix = /^([A-Z][A-Z0-9_]*)_SUBGRAPH_URL$/.exec(key)?.[1];
+    if (!prefix || !value) continue;
+    if (z.url().safeParse(value).success) subgraphUrls[prefix] = value;
+    else problems.push(`  ${key}: Invalid URL`);
   }
+  if (problems.length) throw new Error(`Invalid configuration:\n${problems.join("\n")}`);
   return {
     env: parsed.NODE_ENV,
     port: parsed.PORT,
@@ -110,6 +117,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     logLevel: parsed.LOG_LEVEL,
     supergraphPath: parsed.SUPERGRAPH_PATH,
     subgraphUrls,
+    partnerKeysUrl: parsed.PARTNER_KEYS_URL,
     redisUrl: parsed.REDIS_URL,
     redisKeyPrefix: parsed.REDIS_KEY_PREFIX,
     apqTtlSeconds: parsed.APQ_TTL_SECONDS,
@@ -146,4 +154,9 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     partnerManifestDir: parsed.PARTNER_MANIFEST_DIR,
     partnerKeyCacheSeconds: parsed.PARTNER_KEY_CACHE_SECONDS,
   };
+}
+
+/** The environment prefix of a subgraph's URL override: `users` -> USERS (USERS_SUBGRAPH_URL). */
+export function subgraphEnvName(name: string): string {
+  return name.toUpperCase().replace(/[^A-Z0-9]/g, "_");
 }

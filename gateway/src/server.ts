@@ -24,7 +24,7 @@ import {
 import cors from "cors";
 import express, { type Express, type RequestHandler } from "express";
 import { createCache, type CacheHandle } from "./cache.ts";
-import type { GatewayConfig } from "./config.ts";
+import { subgraphEnvName, type GatewayConfig } from "./config.ts";
 import { authenticate, refuseInvalidCredentials } from "./auth.ts";
 import { batchGuard } from "./batching.ts";
 import type { GatewayContext } from "./context.ts";
@@ -97,7 +97,7 @@ export async function buildGateway(
 ): Promise<Gateway> {
   const supergraph = await loadSupergraph(config.supergraphPath);
   const subgraphUrls = Object.fromEntries(
-    supergraph.subgraphs.map(({ name, url }) => [name, config.subgraphUrls[name as keyof GatewayConfig["subgraphUrls"]] ?? url]),
+    supergraph.subgraphs.map(({ name, url }) => [name, config.subgraphUrls[subgraphEnvName(name)] ?? url]),
   );
   const verifier = createTokenVerifier(config.auth, (error) => logger.warn({ err: error }, "could not refresh the JWKS; keeping the keys already known"));
   await verifier.warm();
@@ -148,8 +148,6 @@ export async function buildGateway(
   });
   const rejected = (code: string) => metrics.rejected.inc({ code });
   const registry = await persistedOperationRegistry({ dir: config.partnerManifestDir, schema: apiSchemaOf(supergraph.sdl), logger });
-  const usersUrl = subgraphUrls.users;
-  if (!usersUrl) throw new Error("the supergraph has no users subgraph to resolve partner API keys");
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     cache: cache.cache,
@@ -233,7 +231,7 @@ export async function buildGateway(
     acceptGuard,
     authenticate(verifier, metrics, logger),
     partnerAuthentication({
-      usersUrl,
+      resolveUrl: config.partnerKeysUrl,
       internalSecret,
       cacheSeconds: config.partnerKeyCacheSeconds,
       metrics,

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger } from "@catalog/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SUPERGRAPH_PATH } from "../src/compose.ts";
+import { SUPERGRAPH_PATH } from "../../scripts/composition.ts";
 import {
   apiSchemaOf,
   buildManifest,

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { REPO_ROOT } from "@catalog/common";
 import { describe, expect, it } from "vitest";
-import { composeSupergraph, SUPERGRAPH_PATH } from "../src/compose.ts";
+import { composeSupergraph, SUPERGRAPH_PATH } from "../../scripts/composition.ts";
 import { loadGatewayConfig } from "../src/config.ts";
 import { TEST_AUTH_ENV } from "../../test/support/auth.ts";
 import { buildGateway } from "../src/server.ts";
@@ -50,5 +50,48 @@ describe("the gateway refuses to start without a valid supergraph", () => {
     expect(code).toBe(1);
     expect(output).toContain("Cannot read the supergraph");
     expect(output).not.toContain("listening");
+  });
+});
+
+describe("the engine names no subgraph", () => {
+  it("boots on any valid supergraph, takes URL overrides by subgraph name, and refuses API keys it has no directory for", async () => {
+    const { composeServices } = await import("@apollo/composition");
+    const { parse } = await import("graphql");
+    const composed = composeServices([
+      {
+        name: "book-store",
+        url: "http://127.0.0.1:1/graphql",
+        typeDefs: parse(`extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key"])
+          type Book @key(fields: "id") { id: ID! title: String! }
+          type Query { book(id: ID!): Book }`),
+      },
+    ]);
+    expect(composed.errors).toBeUndefined();
+    const dir = await mkdtemp(path.join(tmpdir(), "supergraph-"));
+    const file = path.join(dir, "supergraph.graphql");
+    await writeFile(file, composed.supergraphSdl!);
+    const gateway = await buildGateway(
+      loadGatewayConfig({ ...TEST_AUTH_ENV, SUPERGRAPH_PATH: file, BOOK_STORE_SUBGRAPH_URL: "http://127.0.0.1:2/graphql", RATE_LIMIT_ENABLED: "false" }),
+      logger,
+    );
+    try {
+      expect(gateway.subgraphUrls).toEqual({ "book-store": "http://127.0.0.1:2/graphql" });
+      const { listen } = await import("@catalog/common");
+      const server = await listen(gateway.app, 0);
+      try {
+        const keyed = await fetch(`${server.url}/graphql`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-api-key": `cpk_${"a".repeat(43)}` },
+          body: JSON.stringify({ query: "{ __typename }" }),
+        });
+        expect(keyed.status).toBe(401);
+        expect(((await keyed.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe("UNAUTHENTICATED");
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await gateway.stop();
+    }
+    expect(() => loadGatewayConfig({ ...TEST_AUTH_ENV, BOOK_STORE_SUBGRAPH_URL: "not a url" })).toThrow(/BOOK_STORE_SUBGRAPH_URL/);
   });
 });

@@ -65,7 +65,7 @@ export async function startTestSubgraph<P extends PrismaLike>(
     migrate: false,
     seed: false,
     peers: options.peers ?? (() => undefined),
-    auth: subgraphAuth(module.name, options.auth ?? testAuthConfig),
+    auth: subgraphAuth(module, options.auth ?? testAuthConfig),
     cache: options.cache ?? cacheInvalidator(undefined, logger),
     env: { ...TEST_SUBGRAPH_ENV, ...options.env },
   });
@@ -103,6 +103,7 @@ export async function startStack(
     PRODUCTS_SUBGRAPH_URL: `${products.url}/graphql`,
     ORDERS_SUBGRAPH_URL: `${orders.url}/graphql`,
     INVENTORY_SUBGRAPH_URL: `${inventory.url}/graphql`,
+    PARTNER_KEYS_URL: `${users.url}/internal/partners/resolve`,
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: redisPrefix,
     // Every test file calls from 127.0.0.1 into one Redis prefix; the rate-limit tests set their own.
@@ -186,6 +187,7 @@ export async function startExtraGateway(stack: Stack, env: Record<string, string
   const config = loadGatewayConfig({
     ...TEST_AUTH_ENV,
     ...Object.fromEntries(Object.entries(stack.gateway.subgraphUrls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
+    PARTNER_KEYS_URL: `${stack.subgraphs.users.url}/internal/partners/resolve`,
     ...env,
   });
   const gateway = await buildGateway(config, logger);

@@ -28,7 +28,7 @@ export async function subgraphHarness<P extends PrismaLike>(
     logger,
     introspection: true,
     peers,
-    auth: subgraphAuth(module.name, testAuthConfig),
+    auth: subgraphAuth(module, testAuthConfig),
     cache: options.cache ?? cacheInvalidator(undefined, logger),
     env: { ...TEST_SUBGRAPH_ENV, ...options.env },
   });

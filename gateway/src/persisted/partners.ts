@@ -7,7 +7,7 @@ import type { PersistedOperationRegistry } from "./registry.ts";
 
 export const API_KEY_HEADER = "x-api-key";
 
-/** Who is behind an API key, as the users subgraph (which owns partners) reports it. */
+/** Who is behind an API key, as the service that owns partners reports it (PARTNER_KEYS_URL). */
 export interface Partner {
   /** The partner's own id, which its requests act as (role PARTNER, no scopes). */
   partnerId: string;
@@ -23,15 +23,14 @@ const KEY_FORMAT = /^cpk_[A-Za-z0-9_-]{43}$/;
 const CACHE_LIMIT = 10_000;
 
 /**
- * Resolves `x-api-key` through the users subgraph's internal endpoint (only the gateway's signed
+ * Resolves `x-api-key` through the partner directory's endpoint (PARTNER_KEYS_URL; only the gateway's signed
  * identity may call it), keeping answers for `cacheSeconds` so a partner's steady traffic costs no
  * lookup per request; a revoked key stops working within that time. Known and unknown keys are
  * cached apart (a flood of made-up keys cannot push real ones out), each bounded, oldest out
  * first; concurrent lookups of one key share one call.
  */
-function partnerDirectory(options: { usersUrl: string; internalSecret: string; cacheSeconds: number }) {
-  // Next to the users subgraph's /graphql, under whatever path prefix it is served.
-  const endpoint = `${options.usersUrl.replace(/graphql\/?$/, "")}internal/partners/resolve`;
+function partnerDirectory(options: { resolveUrl: string; internalSecret: string; cacheSeconds: number }) {
+  const endpoint = options.resolveUrl;
   const known = new Map<string, { partner: Partner; until: number }>();
   const unknown = new Map<string, number>();
   const inflight = new Map<string, Promise<Partner | null>>();
@@ -50,7 +49,7 @@ function partnerDirectory(options: { usersUrl: string; internalSecret: string; c
     });
     // A 4xx says the key was not acceptable; only failures to answer are "unavailable".
     if (response.status >= 400 && response.status < 500) return null;
-    if (!response.ok) throw new Error(`users answered ${response.status}`);
+    if (!response.ok) throw new Error(`the partner directory answered ${response.status}`);
     return ((await response.json()) as { partner: Partner | null }).partner;
   };
   return {
@@ -83,18 +82,19 @@ function partnerDirectory(options: { usersUrl: string; internalSecret: string; c
  * Partner requests: the key must be active (else 401, answered after the IP's rate limit has
  * counted the request), and it may not be combined with a bearer token. Sets res.locals.partner.
  * A key that needs a lookup first costs its IP a rate-limit point, so made-up keys cannot make
- * the users database work faster than the anonymous rate limit allows. Requests without
+ * the partner directory work faster than the anonymous rate limit allows. Requests without
  * `x-api-key` pass untouched.
  */
 export function partnerAuthentication(options: {
-  usersUrl: string;
+  /** Unset: this gateway takes no API keys, and a request carrying one is refused as a bad key. */
+  resolveUrl: string | undefined;
   internalSecret: string;
   cacheSeconds: number;
   metrics: GatewayMetrics;
   logger: Logger;
   ipLimiter: RateLimiter | undefined;
 }): RequestHandler {
-  const directory = partnerDirectory(options);
+  const directory = options.resolveUrl ? partnerDirectory({ ...options, resolveUrl: options.resolveUrl }) : undefined;
   return async (req, res, next) => {
     const key = req.headers[API_KEY_HEADER];
     if (key === undefined) return next();
@@ -103,14 +103,14 @@ export function partnerAuthentication(options: {
     }
     let partner: Partner | null;
     try {
-      if (typeof key === "string" && KEY_FORMAT.test(key) && directory.cached(key) === undefined && options.ipLimiter) {
+      if (directory && typeof key === "string" && KEY_FORMAT.test(key) && directory.cached(key) === undefined && options.ipLimiter) {
         const decision = await options.ipLimiter.consume({ kind: "ip", id: req.ip ?? "unknown" });
         if (!decision.allowed) {
           options.metrics.rejected.inc({ code: "RATE_LIMITED" });
           return sendRateLimited(res, decision, "Too many requests");
         }
       }
-      partner = typeof key === "string" ? await directory.resolve(key, res.locals.requestId as string) : null;
+      partner = directory && typeof key === "string" ? await directory.resolve(key, res.locals.requestId as string) : null;
     } catch (error) {
       options.logger.error({ err: error }, "could not resolve a partner API key");
       return sendError(res, 503, ErrorCode.SERVICE_UNAVAILABLE, "API keys cannot be checked right now; try again later.");

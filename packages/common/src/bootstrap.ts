@@ -24,10 +24,10 @@ export interface SubgraphAuth {
   issuer?: TokenIssuer;
 }
 
-export function subgraphAuth(name: SubgraphName, config: AuthConfig): SubgraphAuth {
+export function subgraphAuth(module: { issuesTokens?: boolean }, config: AuthConfig): SubgraphAuth {
   return {
     internalSecrets: config.internalSecrets,
-    ...(name === "users" ? { issuer: createTokenIssuer(config) } : {}),
+    ...(module.issuesTokens ? { issuer: createTokenIssuer(config) } : {}),
   };
 }
 
@@ -47,6 +47,8 @@ export interface SubgraphDeps<P> {
 /** What a subgraph package exports so one launcher can migrate, seed and serve any of them. */
 export interface SubgraphModule<P extends PrismaLike> {
   name: SubgraphName;
+  /** This subgraph signs access tokens (it is given the issuer and its keys). */
+  issuesTokens?: boolean;
   defaultPort: number;
   createPrisma(adapter: SqlDriverAdapterFactory): P;
   /** Seeds the demo catalog when the subgraph's tables are empty; returns whether it wrote. */

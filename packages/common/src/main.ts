@@ -47,7 +47,7 @@ export async function runSubgraphMain<P extends PrismaLike>(module: SubgraphModu
   try {
     config = parseEnv(subgraphEnvSchema(module.defaultPort));
     demoSeedAllowed(config.NODE_ENV, config.SEED_ON_START);
-    auth = subgraphAuth(module.name, loadAuthConfig());
+    auth = subgraphAuth(module, loadAuthConfig());
   } catch (error) {
     console.error((error as Error).message);
     process.exit(1);

@@ -20,7 +20,7 @@ beforeAll(async () => {
     logger,
     introspection: false,
     peers: () => undefined,
-    auth: subgraphAuth("products", testAuthConfig),
+    auth: subgraphAuth({}, testAuthConfig),
     cache: cacheInvalidator(undefined, logger),
     env: {},
   });

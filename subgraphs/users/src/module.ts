@@ -6,6 +6,8 @@ import { buildUsersServer } from "./server.ts";
 export const usersSubgraph: SubgraphModule<UsersPrisma> = {
   name: "users",
   defaultPort: 4001,
+  // Users own identities: this subgraph signs access tokens and resolves partners' API keys.
+  issuesTokens: true,
   createPrisma,
   seed: (prisma) => seedUsers(prisma),
   build: buildUsersServer,

@@ -126,3 +126,11 @@ export async function openEmbedded(dataDir: string | undefined, options: { fresh
     },
   };
 }
+
+/**
+ * Options for interactive write transactions. Prisma's defaults (2 s to get a connection, 5 s to
+ * finish) turn a burst of writes on one hot row (a product everyone orders) into errors once the
+ * pool is busy; a short queue is better than a refused order. Still bounded: no request waits
+ * longer than a client would.
+ */
+export const WRITE_TRANSACTION = { maxWait: 5_000, timeout: 10_000 } as const;

@@ -1,4 +1,4 @@
-import { badUserInput, conflict, notFound } from "@catalog/common";
+import { badUserInput, conflict, notFound, WRITE_TRANSACTION } from "@catalog/common";
 import type { InventoryPrisma } from "./prisma.ts";
 
 /**
@@ -128,7 +128,7 @@ export async function reserveStock(prisma: InventoryPrisma, orderId: string, inp
       await tx.reservationLine.createMany({ data: lines.map((line) => ({ orderId, ...line })) });
       await tx.stockMovement.createMany({ data: lines.map((line) => reservedMovement(orderId, line, levels.get(line.productId)!.onHand)) });
       return { ok: true as const, reservation: { orderId, status: "HELD" as const, lines } };
-    });
+    }, WRITE_TRANSACTION);
   } catch (error) {
     // Nothing was written: the transaction, header row included, rolled back.
     if (error instanceof ShortageRollback) return { ok: false, shortages: error.shortages };
@@ -166,7 +166,7 @@ export async function releaseStock(prisma: InventoryPrisma, orderId: string, rea
       await tx.reservation.update({ where: { orderId }, data: { status: "RELEASED" } });
     }
     return (await view(tx, orderId))!;
-  });
+  }, WRITE_TRANSACTION);
 }
 
 export async function commitStock(prisma: InventoryPrisma, orderId: string): Promise<ReservationView> {
@@ -196,7 +196,7 @@ export async function commitStock(prisma: InventoryPrisma, orderId: string): Pro
       await tx.reservation.update({ where: { orderId }, data: { status: "COMMITTED" } });
     }
     return (await view(tx, orderId))!;
-  });
+  }, WRITE_TRANSACTION);
 }
 
 export function reservationOf(prisma: InventoryPrisma, orderId: string): Promise<ReservationView | null> {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { badUserInput, coded, ErrorCode, notFound, parseId, type PeerIdentity, type Viewer } from "@catalog/common";
+import { badUserInput, coded, ErrorCode, notFound, parseId, type PeerIdentity, type Viewer, WRITE_TRANSACTION } from "@catalog/common";
 import type { LineInput } from "./placement.ts";
 import type { Cart, CartLine } from "./prisma.ts";
 import type { Selling } from "./services.ts";
@@ -93,7 +93,7 @@ async function changeLines(
       });
     }
     await tx.cart.update({ where: { id: cart.id }, data: { expiresAt: expiry(selling) } });
-  });
+  }, WRITE_TRANSACTION);
   return found(await findCart(selling, viewer, cart.id), cartId);
 }
 
@@ -178,7 +178,7 @@ export async function attachCart(selling: Selling, viewer: Viewer, cartId: strin
       });
     }
     await tx.cart.update({ where: { id: mine.id }, data: { expiresAt: expiry(selling) } });
-  });
+  }, WRITE_TRANSACTION);
   return found(await findCart(selling, viewer, mine.id), mine.id);
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { badUserInput, coded, ErrorCode, notFound, type Viewer } from "@catalog/common";
+import { badUserInput, coded, ErrorCode, notFound, type Viewer, WRITE_TRANSACTION } from "@catalog/common";
 import { JOB } from "./jobs.ts";
 import { isWellFormedCardNumber } from "./payments/test-provider.ts";
 import type { CaptureResult, PaymentSource } from "./payments/provider.ts";
@@ -50,7 +50,7 @@ export async function payOrder(selling: Selling, viewer: Viewer, orderId: string
       },
     });
     await selling.jobs.enqueue(tx, JOB.paymentRecover, { paymentId }, { startAfterSeconds: selling.settings.paymentRecoverySeconds });
-  });
+  }, WRITE_TRANSACTION);
 
   let result: CaptureResult;
   try {
@@ -119,7 +119,7 @@ export async function recordPayment(
     }
     await tx.payment.update({ where: { id: paymentId }, data: { status: "FAILED", declineCode: "not_captured" } });
     return { orderId: id, outcome: "failed" as const };
-  });
+  }, WRITE_TRANSACTION);
   if (outcome === "declined" || outcome === "refund_owed") {
     await settleOrder(selling, orderId, "inline").catch((error: unknown) => {
       selling.logger.warn({ err: error, orderId }, "settling the order failed; its job will retry");

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { badUserInput, coded, ErrorCode, PARTNER_ROLE, type PeerIdentity, type Viewer } from "@catalog/common";
+import { badUserInput, coded, ErrorCode, PARTNER_ROLE, type PeerIdentity, type Viewer, WRITE_TRANSACTION } from "@catalog/common";
 import { Prisma } from "./generated/prisma/client.ts";
 import { JOB } from "./jobs.ts";
 import type { CatalogProduct } from "./peers.ts";
@@ -194,7 +194,7 @@ export async function placeOrder(selling: Selling, viewer: Viewer, identity: Pee
       if (written.count === 0) return false;
       await selling.jobs.enqueue(tx, JOB.checkoutRecover, { orderId }, { startAfterSeconds: selling.settings.checkoutRecoverySeconds });
       return true;
-    });
+    }, WRITE_TRANSACTION);
     // A concurrent request with the same key recorded it first: look again (it is now a replay).
     if (!recorded) continue;
     const checkout = await selling.prisma.checkout.findUniqueOrThrow({ where: { orderId } });
@@ -253,7 +253,7 @@ async function resume(selling: Selling, identity: PeerIdentity, checkout: Checko
     });
     await selling.jobs.enqueue(tx, JOB.orderExpire, { orderId }, { startAfterSeconds: selling.settings.paymentTimeoutSeconds });
     return order;
-  });
+  }, WRITE_TRANSACTION);
   if (placed === "cart_changed") {
     await recoverCheckout(selling, orderId).catch(() => undefined); // else its job does it
     throw coded(ErrorCode.CONFLICT, "The cart changed while it was being checked out; nothing was ordered. Check the cart and check out again.", {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { ErrorCode } from "@catalog/common";
+import { ErrorCode, WRITE_TRANSACTION } from "@catalog/common";
 import type { GraphQLError } from "graphql";
 import type { JobHandlers } from "./jobs.ts";
 import { recordPayment, recoverPayment } from "./payment.ts";
@@ -34,7 +34,7 @@ export async function expireUnpaidOrder(selling: Selling, orderId: string): Prom
   // A capture recorded just now made it PROCESSING: it is paid, not late.
   if ((await selling.prisma.order.findUnique({ where: { id: orderId } }))?.status !== "PENDING") return;
   try {
-    await selling.prisma.$transaction((tx) => transition(tx, selling.jobs, orderId, "CANCELLED", SYSTEM, "not paid in time"));
+    await selling.prisma.$transaction((tx) => transition(tx, selling.jobs, orderId, "CANCELLED", SYSTEM, "not paid in time"), WRITE_TRANSACTION);
   } catch (error) {
     // Paid or cancelled in the meantime: nothing left to do.
     if ((error as GraphQLError).extensions?.code === ErrorCode.INVALID_STATUS_TRANSITION) return;

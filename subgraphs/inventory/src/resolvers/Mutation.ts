@@ -1,4 +1,4 @@
-import { badUserInput, ErrorCode, notFound, parseId } from "@catalog/common";
+import { badUserInput, ErrorCode, notFound, parseId, WRITE_TRANSACTION } from "@catalog/common";
 import { GraphQLError } from "graphql";
 import type { Context } from "../context.ts";
 import type { StockMovementReason } from "../prisma.ts";
@@ -56,7 +56,7 @@ export const Mutation = {
         throw insufficient(-delta, Math.max(0, (current?.onHand ?? 0) - (current?.reserved ?? 0)));
       }
       await tx.stockMovement.create({ data: { productId, delta, reason: args.reason, note, onHandAfter } });
-    });
+    }, WRITE_TRANSACTION);
     ctx.loaders.stockByProductId.clear(productId);
     // Every cached response showing this product (its stock, inStock, anything) is purged now.
     await ctx.cache.invalidate([`Product:${productId}`]);

@@ -1,4 +1,4 @@
-import { badUserInput, notFound, parseId, type Viewer } from "@catalog/common";
+import { badUserInput, notFound, parseId, type Viewer, WRITE_TRANSACTION } from "@catalog/common";
 import type { Context } from "../context.ts";
 import { addCartLines, attachCart, cartForCheckout, createCart, removeCartLines, updateCartLines } from "../carts.ts";
 import { payOrder } from "../payment.ts";
@@ -24,7 +24,7 @@ async function move(ctx: Context, orderIdArg: string, to: OrderStatus, reason: s
   // Someone else's order is answered like one that does not exist.
   if (!order || !actor) throw notFound(`No order has id ${orderId}.`);
   const { selling } = ctx;
-  await selling.prisma.$transaction((tx) => transition(tx, selling.jobs, orderId, to, actor, reason?.trim() || null));
+  await selling.prisma.$transaction((tx) => transition(tx, selling.jobs, orderId, to, actor, reason?.trim() || null), WRITE_TRANSACTION);
   // The job enqueued with the change would do this too; doing it now lets the answer show it.
   await settleOrder(selling, orderId, "inline").catch((error: unknown) => {
     ctx.logger.warn({ err: error, orderId }, "settling the order failed; its job will retry");

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { badUserInput, coded, ErrorCode, notFound, type Viewer, WRITE_TRANSACTION } from "@catalog/common";
 import { JOB } from "./jobs.ts";
-import { isWellFormedCardNumber } from "./payments/test-provider.ts";
+import { isWellFormedCardNumber } from "./payments/card.ts";
 import type { CaptureResult, PaymentSource } from "./payments/provider.ts";
 import type { Order } from "./prisma.ts";
 import { purgeOrder, type Selling } from "./services.ts";

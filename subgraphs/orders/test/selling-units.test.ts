@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isWellFormedCardNumber, testPaymentProvider, TEST_CARDS } from "../src/payments/test-provider.ts";
+import { isWellFormedCardNumber } from "../src/payments/card.ts";
+import { testPaymentProvider, TEST_CARDS } from "../src/payments/test-provider.ts";
 import { ordersSettings } from "../src/settings.ts";
 import { canTransition, type ActorKind } from "../src/workflow.ts";
 import { ordersSubgraph } from "../src/module.ts";

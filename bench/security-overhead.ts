@@ -31,7 +31,7 @@ const user = { id: "6f1c2a4e-3b5d-4c7e-8f90-123456789abc", roles: ["CUSTOMER"] }
 const accessToken = createTokenIssuer(config).signAccessToken(user).token;
 const verifier = createTokenVerifier(config);
 const viewer = await verifier.verify(accessToken);
-const identity = signIdentity(env.INTERNAL_AUTH_SECRET, viewer, "bench");
+const identity = signIdentity(env.INTERNAL_AUTH_SECRET, viewer);
 
 const sdl = readFileSync(path.join(REPO_ROOT, "schema", "supergraph.graphql"), "utf8");
 const schema = Supergraph.build(sdl).apiSchema().toGraphQLJSSchema();
@@ -43,7 +43,7 @@ const operation = document.definitions[0] as OperationDefinitionNode;
 
 const ours = {
   "access token check (HS256)": await perCall(() => verifier.verify(accessToken)),
-  "identity signature": await perCall(() => signIdentity(env.INTERNAL_AUTH_SECRET, viewer, "bench")),
+  "identity signature": await perCall(() => signIdentity(env.INTERNAL_AUTH_SECRET, viewer)),
   "identity check (one subgraph call)": await perCall(() => verifyIdentity(config.internalSecrets, identity)),
   "operation limits (tokens + depth/aliases/cost)": await perCall(() => {
     countTokens(query, 2_000);

@@ -50,7 +50,7 @@ class IdentityDataSource extends RemoteGraphQLDataSource<StockContext> {
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<StockContext>): void {
     // Health checks and supergraph loading have no incoming request (no requestId): nothing to sign.
     if (!context || typeof context.requestId !== "string") return;
-    context.identity ??= signIdentity(internalSecret, context.viewer, context.requestId);
+    context.identity ??= signIdentity(internalSecret, context.viewer);
     request.http?.headers.set(IDENTITY_HEADER, context.identity);
   }
 }

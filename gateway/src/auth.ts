@@ -1,13 +1,8 @@
 import { ErrorCode, INTERNAL_HEADER_PREFIX, sendError, TokenError, type Logger, type TokenVerifier, type Viewer } from "@catalog/common";
-import type { NextFunction, RequestHandler, Response } from "express";
 import type { GatewayMetrics } from "./metrics.ts";
+import { ANSWERED, type HttpStage } from "./stage.ts";
 
 const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/;
-
-interface AuthFailure {
-  message: string;
-  oauthError: "invalid_request" | "invalid_token";
-}
 
 /**
  * Establishes who is calling before anything else runs. No Authorization header: anonymous. A
@@ -19,20 +14,18 @@ interface AuthFailure {
  * It also removes any client header in our internal namespace: only the gateway may speak for a
  * caller to the subgraphs, and the data source sets that header from the verified viewer alone.
  */
-export function authenticate(verifier: TokenVerifier, metrics: GatewayMetrics, logger: Logger): RequestHandler {
-  return async (req, res, next) => {
+export function authenticate(verifier: TokenVerifier, metrics: GatewayMetrics, logger: Logger): HttpStage["run"] {
+  return async (req, _res, state) => {
     for (const name of Object.keys(req.headers)) {
       if (name.startsWith(INTERNAL_HEADER_PREFIX)) delete req.headers[name];
     }
     const header = req.headers.authorization;
-    if (header === undefined) {
-      res.locals.viewer = null;
-      return next();
-    }
+    if (header === undefined) return;
     const token = BEARER.exec(header)?.[1];
     if (!token) {
       metrics.authFailures.inc({ reason: "header" });
-      return fail(res, next, { message: "The Authorization header must be `Bearer <access token>`.", oauthError: "invalid_request" });
+      state.authFailure = { message: "The Authorization header must be `Bearer <access token>`.", oauthError: "invalid_request" };
+      return;
     }
     let viewer: Viewer;
     try {
@@ -40,29 +33,27 @@ export function authenticate(verifier: TokenVerifier, metrics: GatewayMetrics, l
     } catch (error) {
       const reason = error instanceof TokenError ? error.reason : "malformed";
       metrics.authFailures.inc({ reason });
-      logger.info({ requestId: res.locals.requestId, reason, detail: (error as Error).message }, "access token refused");
-      return fail(res, next, {
+      logger.info({ requestId: state.requestId, reason, detail: (error as Error).message }, "access token refused");
+      state.authFailure = {
         message:
           reason === "expired" ? "The access token has expired; use refreshToken to get a new one." : "The access token is invalid.",
         oauthError: "invalid_token",
-      });
+      };
+      return;
     }
-    res.locals.viewer = viewer;
-    next();
+    state.viewer = viewer;
   };
 }
 
-function fail(res: Response, next: NextFunction, failure: AuthFailure): void {
-  res.locals.viewer = null;
-  res.locals.authFailure = failure;
-  next();
-}
-
 /** The 401 for a request whose bearer token or API key was refused. */
-export const refuseInvalidCredentials: RequestHandler = (_req, res, next) => {
-  if (res.locals.apiKeyRefused === true) return sendError(res, 401, ErrorCode.UNAUTHENTICATED, "The API key is invalid or revoked.");
-  const failure = res.locals.authFailure as AuthFailure | undefined;
-  if (!failure) return next();
+export const refuseInvalidCredentials: HttpStage["run"] = (_req, res, state) => {
+  if (state.apiKeyRefused) {
+    sendError(res, 401, ErrorCode.UNAUTHENTICATED, "The API key is invalid or revoked.");
+    return ANSWERED;
+  }
+  const failure = state.authFailure;
+  if (!failure) return;
   res.setHeader("www-authenticate", `Bearer realm="catalog", error="${failure.oauthError}"`);
   sendError(res, 401, ErrorCode.UNAUTHENTICATED, failure.message);
+  return ANSWERED;
 };

@@ -18,6 +18,10 @@ const schema = z.object({
   APQ_TTL_SECONDS: z.coerce.number().int().min(1).default(86_400),
   RESPONSE_CACHE_ENABLED: z.enum(["true", "false", "1", "0"]).default("true").transform((v) => v === "true" || v === "1"),
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Identical subgraph calls for the same viewer, in flight at once, made once (queries only). */
+  SUBGRAPH_DEDUPE: z.enum(["true", "false", "1", "0"]).default("true").transform((v) => v === "true" || v === "1"),
+  /** Time each request-pipeline stage into gateway_pipeline_stage_seconds (off: no cost). */
+  PIPELINE_TIMING: z.enum(["true", "false", "1", "0"]).default("false").transform((v) => v === "true" || v === "1"),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(MAX_REQUEST_DEADLINE_MS).default(30_000),
   MAX_REQUEST_BYTES: z.coerce.number().int().min(1_024).default(1_048_576),
   MAX_HEADER_BYTES: z.coerce.number().int().min(1_024).default(16_384),
@@ -66,6 +70,8 @@ export interface GatewayConfig {
   /** Whole-response cache for queries, by @cacheControl hints; purged by subgraphs on change. */
   responseCacheEnabled: boolean;
   subgraphTimeoutMs: number;
+  subgraphDedupe: boolean;
+  pipelineTiming: boolean;
   corsOrigins: string[];
   /** Sandbox and introspection: on outside production unless INTROSPECTION says otherwise. */
   introspection: boolean;
@@ -123,6 +129,8 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     apqTtlSeconds: parsed.APQ_TTL_SECONDS,
     responseCacheEnabled: parsed.RESPONSE_CACHE_ENABLED,
     subgraphTimeoutMs: parsed.SUBGRAPH_TIMEOUT_MS,
+    subgraphDedupe: parsed.SUBGRAPH_DEDUPE,
+    pipelineTiming: parsed.PIPELINE_TIMING,
     corsOrigins: parsed.CORS_ORIGINS
       ? parsed.CORS_ORIGINS.split(",").map((origin) => origin.trim()).filter(Boolean)
       : production

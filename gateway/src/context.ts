@@ -1,4 +1,5 @@
 import type { RequestScoped } from "@catalog/common";
+import type { RequestState } from "./stage.ts";
 
 export interface GatewayContext extends RequestScoped {
   requestId: string;
@@ -7,5 +8,7 @@ export interface GatewayContext extends RequestScoped {
   /** As Express sees it (TRUST_PROXY decides whether X-Forwarded-For counts). */
   clientIp: string;
   /** Aborts every subgraph call still running when the request's deadline passes. */
-  deadline: AbortSignal;
+  deadline: AbortSignal | undefined;
+  /** What the pipeline's stages established before GraphQL ran (pipeline.ts). */
+  state: RequestState | undefined;
 }

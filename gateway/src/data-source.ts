@@ -1,40 +1,42 @@
-import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from "@apollo/gateway";
+import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from "@apollo/gateway";
 import { ErrorCode, IDENTITY_HEADER, isPublicCode, type Logger } from "@catalog/common";
 import { GraphQLError } from "graphql";
 import { Pool } from "undici";
 import type { GatewayContext } from "./context.ts";
-import { currentDeadline } from "./deadline.ts";
+import type { GatewayMetrics } from "./metrics.ts";
 
-type FetcherResponse = Parameters<RemoteGraphQLDataSource["errorFromResponse"]>[0];
+type GatewayGraphQLResponse = Awaited<ReturnType<GraphQLDataSource["process"]>>;
+
+/** undici's own errors for a call that ran out of time or was cut off by the request's deadline. */
+const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_ABORTED", "UND_ERR_CONNECT_TIMEOUT"]);
+
+/** A subgraph's answer as read off the wire; shared by every caller of a de-duplicated call. */
+interface Answer {
+  status: number;
+  contentType: string | undefined;
+  cacheControl: string | undefined;
+  text: string;
+}
 
 interface SubgraphErrorBody {
   errors?: { message?: unknown; extensions?: { code?: unknown } }[];
 }
 
-/** undici's own errors for a call that ran out of time or was cut off by the request's deadline. */
-const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_ABORTED", "UND_ERR_CONNECT_TIMEOUT"]);
+const header = (headers: Record<string, string | string[] | undefined>, name: string) => {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(", ") : value;
+};
 
-/**
- * The part of a fetch Response that Apollo's data source and our error handling read, built from
- * an undici answer whose body has already been read.
- */
-function responseLike(url: string, statusCode: number, headers: Record<string, string | string[] | undefined>, text: string): FetcherResponse {
-  const header = (name: string) => {
-    const value = headers[name.toLowerCase()];
-    return Array.isArray(value) ? value.join(", ") : (value ?? null);
-  };
-  const response = {
-    url,
-    ok: statusCode >= 200 && statusCode < 300,
-    status: statusCode,
-    statusText: "",
-    redirected: false,
-    headers: { get: header },
-    text: async () => text,
-    json: async () => JSON.parse(text) as unknown,
-    clone: () => response,
-  };
-  return response as unknown as FetcherResponse;
+/** The hint a subgraph's Cache-Control header gives, as Apollo's own data source reads it. */
+function cacheHint(value: string | undefined): { maxAge: number; scope?: "PUBLIC" | "PRIVATE" } {
+  const hint: { maxAge: number; scope?: "PUBLIC" | "PRIVATE" } = { maxAge: 0 };
+  for (const directive of (value ?? "").split(",")) {
+    const [name, argument] = directive.trim().toLowerCase().split("=", 2);
+    if (name === "max-age" && argument && /^[0-9]+$/.test(argument)) hint.maxAge = Number(argument);
+    else if (name === "private") hint.scope = "PRIVATE";
+    else if (name === "public") hint.scope = "PUBLIC";
+  }
+  return hint;
 }
 
 /**
@@ -42,46 +44,104 @@ function responseLike(url: string, statusCode: number, headers: Record<string, s
  * subgraph sees: the request id, so logs line up, and the gateway-signed identity of the caller.
  * No client header is forwarded.
  *
- * Calls go through one keep-alive undici Pool per subgraph instead of the global fetch: no
- * Request/Response/web-stream objects per call (a fifth of the gateway's busy time went there),
- * and the per-call timeout is undici's own timer rather than an AbortSignal per call. The
- * request's deadline, one signal per client request, still cuts every call it started.
+ * It implements Apollo's data-source interface itself rather than extending
+ * RemoteGraphQLDataSource, which builds node-fetch Headers and a node-fetch Request per call
+ * (unused but paid for) and hands the call to a fetch-style function:
+ * - one keep-alive undici Pool per subgraph: no Request/Response/web-stream objects per call,
+ *   the per-call timeout is undici's own timer, and the request's deadline (one signal per
+ *   client request, from the context) cuts every call it started;
+ * - identical calls in flight at once are made once (`dedupe`): same subgraph, same body, same
+ *   identity token, and only for calls made on behalf of a query. The identity token names the
+ *   viewer (and nothing per request), so callers are only ever joined with the same viewer's
+ *   identical call: nothing can cross between users. Each caller parses its own copy of the
+ *   answer, since the executor merges into what it receives. A joined call runs under its first
+ *   caller's deadline, and the subgraph logs that caller's request id.
  */
-export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   private readonly pool: Pool;
+  private readonly path: string;
+  private readonly inflight = new Map<string, Promise<Answer>>();
 
-  constructor(
-    private readonly subgraph: string,
-    url: string,
-    timeoutMs: number,
-    private readonly logger: Logger,
-  ) {
+  private readonly subgraph: string;
+  private readonly logger: Logger;
+  private readonly dedupe: boolean;
+  private readonly metrics: GatewayMetrics | undefined;
+
+  constructor(options: { subgraph: string; url: string; timeoutMs: number; logger: Logger; dedupe: boolean; metrics?: GatewayMetrics }) {
+    const { url, timeoutMs } = options;
+    this.subgraph = options.subgraph;
+    this.logger = options.logger;
+    this.dedupe = options.dedupe;
+    this.metrics = options.metrics;
     const parsed = new URL(url);
-    const path = `${parsed.pathname}${parsed.search}`;
-    const pool = new Pool(parsed.origin, { connections: 64, keepAliveTimeout: 30_000, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-    super({
-      url,
-      // Apollo's data source hands us the URL and a fetch-style init; we answer with what it reads.
-      fetcher: async (input, init) => {
-        const deadline = currentDeadline();
-        const answer = await pool.request({
-          path,
-          method: "POST",
-          headers: (init?.headers ?? {}) as Record<string, string>,
-          body: init?.body as string,
-          ...(deadline ? { signal: deadline } : {}),
-        });
-        return responseLike(String(input), answer.statusCode, answer.headers, await answer.body.text());
-      },
-    });
-    this.pool = pool;
+    this.path = `${parsed.pathname}${parsed.search}`;
+    this.pool = new Pool(parsed.origin, { connections: 64, keepAliveTimeout: 30_000, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   }
 
-  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
-    if (context && "identityToken" in context) {
-      request.http?.headers.set("x-request-id", context.requestId);
-      request.http?.headers.set(IDENTITY_HEADER, context.identityToken);
+  async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<GatewayGraphQLResponse> {
+    const { request, context } = options;
+    if (!request.query) throw new Error("Missing query");
+    const { http: _http, query, ...rest } = request;
+    const body = JSON.stringify({ query, ...rest });
+    const incoming = "incomingRequestContext" in options ? options.incomingRequestContext : undefined;
+    const identity = context && "identityToken" in context ? context.identityToken : undefined;
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (identity !== undefined) {
+      headers["x-request-id"] = context.requestId;
+      headers[IDENTITY_HEADER] = identity;
     }
+    const signal = context && "deadline" in context ? context.deadline : undefined;
+
+    let answer: Answer;
+    try {
+      if (this.dedupe && identity !== undefined && incoming?.operation?.operation === "query") {
+        const key = `${identity}\n${body}`;
+        let pending = this.inflight.get(key);
+        this.metrics?.subgraphCalls.inc({ subgraph: this.subgraph, shared: pending ? "true" : "false" });
+        if (!pending) {
+          pending = this.send(headers, body, signal).finally(() => this.inflight.delete(key));
+          this.inflight.set(key, pending);
+        }
+        answer = await pending;
+      } else {
+        this.metrics?.subgraphCalls.inc({ subgraph: this.subgraph, shared: "false" });
+        answer = await this.send(headers, body, signal);
+      }
+    } catch (error) {
+      throw this.networkError(error as Error);
+    }
+    if (answer.status < 200 || answer.status >= 300) throw this.errorFromResponse(answer);
+
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(answer.text);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+      this.logger.error({ subgraph: this.subgraph, contentType: answer.contentType }, "subgraph answered something other than a JSON object");
+      throw this.unavailable();
+    }
+    // Apollo's gateway merges each subgraph's Cache-Control hint into the operation's policy.
+    const policy = incoming?.overallCachePolicy;
+    if (policy && "restrict" in policy) policy.restrict(cacheHint(answer.cacheControl));
+    return parsed as GatewayGraphQLResponse;
+  }
+
+  private async send(headers: Record<string, string>, body: string, signal: AbortSignal | undefined): Promise<Answer> {
+    const response = await this.pool.request({ path: this.path, method: "POST", headers, body, ...(signal ? { signal } : {}) });
+    return {
+      status: response.statusCode,
+      contentType: header(response.headers, "content-type"),
+      cacheControl: header(response.headers, "cache-control"),
+      text: await response.body.text(),
+    };
+  }
+
+  private unavailable(): GraphQLError {
+    return new GraphQLError(`The ${this.subgraph} service is unavailable; try again later.`, {
+      extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
+    });
   }
 
   /**
@@ -89,15 +149,14 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
    * subgraph knows how to parse it. That is the client's mistake, so pass the subgraph's own
    * public error through instead of an opaque "400: Bad Request" that would be masked as internal.
    * Any other failed status (a 401 when the internal secret or clocks disagree, a 5xx) is our
-   * fault, not the caller's: SERVICE_UNAVAILABLE naming the subgraph, never Apollo's default
-   * error, which carries the subgraph's URL and response body and, for a 401, tells the client
-   * to sign in again.
+   * fault, not the caller's: SERVICE_UNAVAILABLE naming the subgraph, never the subgraph's URL
+   * or response body, and never, for a 401, a hint to the client to sign in again.
    */
-  override async errorFromResponse(response: FetcherResponse): Promise<GraphQLError> {
-    if (response.status === 400) {
+  private errorFromResponse(answer: Answer): GraphQLError {
+    if (answer.status === 400) {
       let body: SubgraphErrorBody | undefined;
       try {
-        body = (await response.json()) as SubgraphErrorBody;
+        body = JSON.parse(answer.text) as SubgraphErrorBody;
       } catch {
         body = undefined;
       }
@@ -108,30 +167,23 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
       }
     }
     // A client sees only "unavailable"; an operator needs the status (401: secrets or clocks).
-    this.logger.error({ subgraph: this.subgraph, status: response.status }, "subgraph refused or failed a request");
-    return new GraphQLError(`The ${this.subgraph} service is unavailable; try again later.`, {
-      extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
-    });
+    this.logger.error({ subgraph: this.subgraph, status: answer.status }, "subgraph refused or failed a request");
+    return this.unavailable();
   }
 
   /**
    * Timeouts and unreachable subgraphs become public errors that name the subgraph but never its
    * URL or the network error text (which would disclose internal addresses).
    */
-  override didEncounterError(error: Error): void {
-    if (error instanceof GraphQLError) throw error;
+  private networkError(error: Error): Error {
     const code = (error as { code?: unknown }).code;
     if (error.name === "TimeoutError" || error.name === "AbortError" || (typeof code === "string" && TIMEOUT_CODES.has(code))) {
-      throw new GraphQLError(`The ${this.subgraph} service did not answer in time.`, {
+      return new GraphQLError(`The ${this.subgraph} service did not answer in time.`, {
         extensions: { code: ErrorCode.GATEWAY_TIMEOUT },
       });
     }
-    if (typeof code === "string" && (code.startsWith("UND_ERR") || /^E[A-Z]+$/.test(code))) {
-      throw new GraphQLError(`The ${this.subgraph} service is unavailable; try again later.`, {
-        extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
-      });
-    }
-    throw error;
+    if (typeof code === "string" && (code.startsWith("UND_ERR") || /^E[A-Z]+$/.test(code))) return this.unavailable();
+    return error;
   }
 
   /** Closes the subgraph's keep-alive connections (gateway shutdown). */

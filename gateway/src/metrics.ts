@@ -1,4 +1,4 @@
-import { Counter, Registry } from "prom-client";
+import { Counter, Histogram, Registry } from "prom-client";
 
 /**
  * The gateway's counters, exposed at /metrics in Prometheus' text format. One registry per gateway
@@ -20,10 +20,15 @@ export interface GatewayMetrics {
   redisErrors: Counter<"operation">;
   /** Partner requests by partner, operation and outcome (listed, refused, audit, quota). */
   partnerOperations: Counter<"partner" | "operation" | "outcome">;
+  /** Calls made to each subgraph, and calls that joined an identical one already in flight. */
+  subgraphCalls: Counter<"subgraph" | "shared">;
+  /** Time spent in each request-pipeline stage (PIPELINE_TIMING only; registered when enabled). */
+  stageSeconds(): Histogram<"stage">;
 }
 
 export function createMetrics(): GatewayMetrics {
   const registry = new Registry();
+  let stageSeconds: Histogram<"stage"> | undefined;
   return {
     registry,
     rejected: new Counter({
@@ -66,5 +71,19 @@ export function createMetrics(): GatewayMetrics {
       labelNames: ["operation"],
       registers: [registry],
     }),
+    subgraphCalls: new Counter({
+      name: "gateway_subgraph_calls_total",
+      help: "Calls to each subgraph; shared=true: joined an identical call already in flight instead of making one.",
+      labelNames: ["subgraph", "shared"],
+      registers: [registry],
+    }),
+    stageSeconds: () =>
+      (stageSeconds ??= new Histogram({
+        name: "gateway_pipeline_stage_seconds",
+        help: "Time spent in each request-pipeline stage (wall clock, awaits included).",
+        labelNames: ["stage"],
+        buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+        registers: [registry],
+      })),
   };
 }

@@ -1,5 +1,6 @@
 import { breakerFor, sendError, type Logger } from "@catalog/common";
-import type { Request, RequestHandler, Response } from "express";
+import type { Request, Response } from "express";
+import { ANSWERED, type HttpStage, type RequestState } from "./stage.ts";
 import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -21,8 +22,8 @@ export interface Caller {
 }
 
 export interface RateLimiter {
-  /** Express middleware; `callerOf(req, res)` says who is calling (set by the auth middleware earlier in the chain). */
-  middleware(callerOf: (req: Request, res: Response) => Caller): RequestHandler;
+  /** A pipeline stage; `callerOf(state)` says who is calling (the authentication stage set the viewer). */
+  stage(callerOf: (state: RequestState, req: Request) => Caller): HttpStage["run"];
   /** For tests and /metrics: consume one point for a caller and return the decision. */
   consume(caller: Caller): Promise<RateLimitDecision>;
 }
@@ -137,13 +138,13 @@ export function createRateLimiter(options: {
 
   return {
     consume,
-    middleware(callerOf) {
-      return async (req, res, next) => {
-        const decision = await consume(callerOf(req, res));
+    stage(callerOf) {
+      return async (req, res, state) => {
+        const decision = await consume(callerOf(state, req));
         if (!decision.allowed) {
           metrics.rejected.inc({ code: "RATE_LIMITED" });
           sendRateLimited(res, decision, "Too many requests");
-          return;
+          return ANSWERED;
         }
         // Failing open has no count to report; made-up headers would mislead clients.
         if (!("failOpen" in decision)) {
@@ -153,7 +154,7 @@ export function createRateLimiter(options: {
             "RateLimit-Reset": String(decision.resetSeconds),
           });
         }
-        next();
+        return;
       };
     },
   };

@@ -5,6 +5,7 @@ import { print, type DocumentNode } from "graphql";
 import { responseTags } from "./cache-tags.ts";
 import type { GatewayContext } from "./context.ts";
 import type { GatewayMetrics } from "./metrics.ts";
+import { ANSWERED, type CacheLookup, type HttpStage } from "./stage.ts";
 
 type CacheOutcome = "HIT" | "MISS" | "BYPASS";
 
@@ -19,16 +20,47 @@ function documentHash(document: DocumentNode): string {
   return hash;
 }
 
-/** JSON with object keys sorted, so `{a, b}` and `{b, a}` are the same variables. */
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
-  if (value && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(",")}}`;
+/**
+ * JSON with object keys sorted, so `{a, b}` and `{b, a}` are the same variables. Variables come
+ * from the client and reach this before GraphQL has checked them: the walk is iterative, and
+ * undefined (no key) past MAX_VARIABLE_DEPTH levels, where no operation's variables go.
+ */
+const MAX_VARIABLE_DEPTH = 32;
+export function stableJson(root: unknown): string | undefined {
+  let out = "";
+  // Each frame: a value to write, or a literal to append (closing brackets, commas, keys).
+  const stack: { value?: unknown; text?: string; depth: number }[] = [{ value: root, depth: 0 }];
+  while (stack.length > 0) {
+    const frame = stack.pop()!;
+    if (frame.text !== undefined) {
+      out += frame.text;
+      continue;
+    }
+    const value = frame.value;
+    if (frame.depth > MAX_VARIABLE_DEPTH) return undefined;
+    if (Array.isArray(value)) {
+      out += "[";
+      stack.push({ text: "]", depth: frame.depth });
+      for (let i = value.length - 1; i >= 0; i--) {
+        stack.push({ value: value[i], depth: frame.depth + 1 });
+        if (i > 0) stack.push({ text: ",", depth: frame.depth });
+      }
+    } else if (value && typeof value === "object") {
+      const entries = Object.entries(value as Record<string, unknown>)
+        .filter(([, v]) => v !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      out += "{";
+      stack.push({ text: "}", depth: frame.depth });
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, item] = entries[i]!;
+        stack.push({ value: item, depth: frame.depth + 1 });
+        stack.push({ text: `${i > 0 ? "," : ""}${JSON.stringify(key)}:`, depth: frame.depth });
+      }
+    } else {
+      out += JSON.stringify(value ?? null);
+    }
   }
-  return JSON.stringify(value ?? null);
+  return out;
 }
 
 /**
@@ -53,56 +85,147 @@ function audience(viewer: Viewer | null): string {
  * - Each entry is tagged with what it contains (cache-tags.ts); subgraphs purge by tag when they
  *   change data (common/response-cache).
  * - Any store failure (Redis down or slow) is a BYPASS: the request runs uncached.
+ *
+ * Two parts share this state:
+ * - `plugin` (operation phase) stores responses, and answers hits for documents it has not seen
+ *   before. Each query it resolves is remembered: the hash of its text (what APQ calls its id)
+ *   and operation name, mapped to the printed document's hash.
+ * - `stage` (body phase, before GraphQL) answers hits for remembered documents with the stored
+ *   bytes: no parsing, validation, planning or re-serialization. A document is remembered only
+ *   after it parsed, validated and passed every operation limit; an entry exists only for
+ *   variables and an audience that ran before; and every head and body stage (credentials, rate
+ *   limits, partner lists) has run by then. So a hit here is what GraphQL would have answered.
+ *   On a miss it leaves its lookup in the request state, and the plugin does not look up again.
  */
-export function responseCachePlugin(options: {
+export function createResponseCache(options: {
   store: ResponseCacheStore;
   entities: Set<string>;
   /** Part of every key: a new supergraph (new hints, new rules) never serves old entries. */
   supergraphSdl: string;
   metrics: GatewayMetrics;
   logger: Logger;
-}): ApolloServerPlugin<GatewayContext> {
+}): { plugin: ApolloServerPlugin<GatewayContext>; stage: HttpStage["run"] } {
   const { store, entities, metrics, logger } = options;
   const generation = `v1:${createHash("sha256").update(options.supergraphSdl).digest("hex").slice(0, 16)}`;
-  return {
+  /** `<sha256 of the query text>:<operation name>` -> printed document hash, for queries only. */
+  const known = new Map<string, string>();
+  const remember = (textHash: string, operationName: string, docHash: string) => {
+    const key = `${textHash}:${operationName}`;
+    if (known.has(key)) return;
+    known.set(key, docHash);
+    if (known.size > KNOWN_DOCUMENTS_LIMIT) known.delete(known.keys().next().value!);
+  };
+  const baseKey = (docHash: string, operationName: string, variablesJson: string) =>
+    createHash("sha256")
+      .update(generation)
+      .update("\0")
+      .update(docHash)
+      .update("\0")
+      .update(operationName)
+      .update("\0")
+      .update(variablesJson)
+      .digest("hex");
+  // A private entry also carries the audience: a user whose roles change gets a fresh one.
+  const keysFor = (base: string, viewer: Viewer | null): CacheLookup["keys"] => ({
+    public: `pub:${audience(viewer)}:${base}`,
+    private: viewer ? `priv:${viewer.userId}:${audience(viewer)}:${base}` : undefined,
+  });
+  /** Undefined when the store cannot answer: the request runs uncached (BYPASS). */
+  const lookup = async (keys: CacheLookup["keys"]) => {
+    try {
+      return await store.lookup(keys.private ? [keys.private, keys.public] : [keys.public]);
+    } catch (error) {
+      metrics.redisErrors.inc({ operation: "response-cache-lookup" });
+      logger.debug({ err: error }, "response cache unavailable; bypassing");
+      return undefined;
+    }
+  };
+
+  const stage: HttpStage["run"] = async (req, res, state) => {
+    const body = req.body as Record<string, unknown> | undefined;
+    // JSON POSTs only: their content type already needed a CORS preflight (Apollo's CSRF rule).
+    if (req.method !== "POST" || !body || typeof body !== "object" || Array.isArray(body)) return;
+    const { query, operationName, variables, extensions } = body as {
+      query?: unknown;
+      operationName?: unknown;
+      variables?: unknown;
+      extensions?: { persistedQuery?: { sha256Hash?: unknown } };
+    };
+    const givenHash = extensions?.persistedQuery?.sha256Hash;
+    let textHash: string;
+    if (typeof query === "string") {
+      textHash = createHash("sha256").update(query).digest("hex");
+      // A mismatched APQ id is an error Apollo reports.
+      if (givenHash !== undefined && givenHash !== textHash) return;
+    } else if (query === undefined && typeof givenHash === "string") {
+      textHash = givenHash;
+    } else {
+      return;
+    }
+    if (operationName != null && typeof operationName !== "string") return;
+    if (variables != null && (typeof variables !== "object" || Array.isArray(variables))) return;
+    const docHash = known.get(`${textHash}:${operationName ?? ""}`);
+    if (!docHash) return;
+    // As Apollo chooses: its own JSON types only; anything else it answers (or refuses) itself.
+    const contentType = req.accepts(RESPONSE_TYPES);
+    if (contentType !== RESPONSE_TYPES[0] && contentType !== RESPONSE_TYPES[1]) return;
+    const variablesJson = stableJson(variables ?? {});
+    if (variablesJson === undefined) return;
+    const base = baseKey(docHash, operationName ?? "", variablesJson);
+    const keys = keysFor(base, state.viewer);
+    const found = await lookup(keys);
+    if (!found) return;
+    const hit = found.hit;
+    if (!hit || hit.ageSeconds >= hit.entry.maxAge) {
+      state.cacheLookup = { base, keys, seq: found.seq };
+      return;
+    }
+    metrics.responseCache.inc({ result: "HIT" });
+    // What Apollo would send for the same hit (see the plugin): a signed-in caller's answer is
+    // `private` over HTTP whatever its scope in our cache.
+    const scope = state.viewer ? "private" : hit.entry.scope.toLowerCase();
+    res.status(200).set({
+      "content-type": contentType,
+      "cache-control": `max-age=${hit.entry.maxAge}, ${scope}`,
+      age: String(hit.ageSeconds),
+      "x-cache": "HIT",
+    });
+    res.send(`${hit.entry.body}\n`);
+    return ANSWERED;
+  };
+
+  const plugin: ApolloServerPlugin<GatewayContext> = {
     async requestDidStart() {
       // Unset until an operation is resolved: parse or validation failures are no cache outcome.
       let outcome: CacheOutcome | undefined;
-      let keys: { public: string; private: string | undefined } | undefined;
+      let keys: CacheLookup["keys"] | undefined;
       let sinceSeq = 0;
       return {
-        async responseForOperation({ operation, document, request, contextValue, overallCachePolicy }) {
+        async responseForOperation({ operation, document, request, source, contextValue, overallCachePolicy }) {
           // No operation (an operationName the document does not define) is Apollo's to answer.
           if (!operation || operation.operation !== "query") {
             outcome = "BYPASS";
             return null;
           }
           outcome = "BYPASS";
-          const base = createHash("sha256")
-            .update(generation)
-            .update("\0")
-            .update(documentHash(document))
-            .update("\0")
-            .update(request.operationName ?? "")
-            .update("\0")
-            .update(stableJson(request.variables ?? {}))
-            .digest("hex");
-          const viewer = contextValue.viewer;
-          // A private entry also carries the audience: a user whose roles change gets a fresh one.
-          keys = {
-            public: `pub:${audience(viewer)}:${base}`,
-            private: viewer ? `priv:${viewer.userId}:${audience(viewer)}:${base}` : undefined,
-          };
-          let lookup;
-          try {
-            lookup = await store.lookup(keys.private ? [keys.private, keys.public] : [keys.public]);
-          } catch (error) {
-            metrics.redisErrors.inc({ operation: "response-cache-lookup" });
-            logger.debug({ err: error }, "response cache unavailable; bypassing");
+          const docHash = documentHash(document);
+          const variablesJson = stableJson(request.variables ?? {});
+          if (variablesJson === undefined) return null;
+          if (source !== undefined) remember(createHash("sha256").update(source).digest("hex"), request.operationName ?? "", docHash);
+          const base = baseKey(docHash, request.operationName ?? "", variablesJson);
+          const early = contextValue.state?.cacheLookup;
+          if (early?.base === base) {
+            // The stage looked this up before GraphQL ran, and missed.
+            keys = early.keys;
+            sinceSeq = early.seq;
+            outcome = "MISS";
             return null;
           }
-          sinceSeq = lookup.seq;
-          const hit = lookup.hit;
+          keys = keysFor(base, contextValue.viewer);
+          const found = await lookup(keys);
+          if (!found) return null;
+          sinceSeq = found.seq;
+          const hit = found.hit;
           let body: Record<string, unknown> | undefined;
           try {
             body = hit && hit.ageSeconds < hit.entry.maxAge ? (JSON.parse(hit.entry.body) as Record<string, unknown>) : undefined;
@@ -157,4 +280,14 @@ export function responseCachePlugin(options: {
       };
     },
   };
+  return { plugin, stage };
 }
+
+/** How many query texts the stage recognizes; past it the oldest is forgotten (and re-learned). */
+const KNOWN_DOCUMENTS_LIMIT = 5_000;
+/** The single-result media types Apollo Server chooses between, in its order. */
+const RESPONSE_TYPES = [
+  "application/json; charset=utf-8",
+  "application/graphql-response+json; charset=utf-8",
+  "application/json; callbackSpec=1.0; charset=utf-8",
+];

@@ -1,74 +1,32 @@
 import { ApolloGateway } from "@apollo/gateway";
 import { ApolloServer } from "@apollo/server";
-import { expressMiddleware } from "@as-integrations/express5";
-import {
-  ApolloServerPluginLandingPageDisabled,
-  ApolloServerPluginUsageReportingDisabled,
-} from "@apollo/server/plugin/disabled";
-import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
 import {
   createTokenVerifier,
-  errorMaskingPlugin,
-  inputGuardPlugin,
+  identitySigner,
   jsonErrorHandler,
   requestIdMiddleware,
-  sendError,
-  signIdentity,
   memoryResponseCacheStore,
   redisResponseCacheStore,
   type ListenOptions,
   type Logger,
   type ResponseCacheStore,
-  type Viewer,
 } from "@catalog/common";
-import cors from "cors";
-import express, { type Express, type RequestHandler } from "express";
+import express, { type Express } from "express";
 import { createCache, type CacheHandle } from "./cache.ts";
 import { subgraphEnvName, type GatewayConfig } from "./config.ts";
-import { authenticate, refuseInvalidCredentials } from "./auth.ts";
-import { batchGuard } from "./batching.ts";
 import type { GatewayContext } from "./context.ts";
 import { SubgraphDataSource } from "./data-source.ts";
-import { deadlineMiddleware } from "./deadline.ts";
 import { createMetrics, type GatewayMetrics } from "./metrics.ts";
-import { costModelFromSupergraph, operationLimitsParseOptions, operationLimitsPlugin } from "./operation-limits.ts";
-import { createRateLimiter, type Caller } from "./rate-limit.ts";
-import { signInLimitPlugin } from "./signin-limit.ts";
+import { operationLimitsParseOptions } from "./operation-limits.ts";
+import { operationPlugins, pipelineHandler, requestPipeline } from "./pipeline.ts";
+import { createRateLimiter } from "./rate-limit.ts";
 import { entityTypesOf } from "./cache-tags.ts";
 import { queryPlanCache, type PlanCacheStats } from "./plan-cache.ts";
-import { responseCachePlugin } from "./response-cache.ts";
+import { createResponseCache } from "./response-cache.ts";
 import { apiSchemaOf } from "./persisted/manifest.ts";
-import { partnerAuthentication, partnerQuotas, persistedOnly } from "./persisted/partners.ts";
 import { persistedOperationRegistry } from "./persisted/registry.ts";
 import { probeSubgraph, type ReadinessReport } from "./readiness.ts";
 import { loadSupergraph } from "./supergraph.ts";
-
-/** Who a rate limit counts against: the signed-in user, else the client's address. */
-const callerOf = (req: express.Request, res: express.Response): Caller => {
-  const viewer = res.locals.viewer as Viewer | null;
-  return viewer ? { kind: "user", id: viewer.userId } : { kind: "ip", id: req.ip ?? "unknown" };
-};
-
-const skipForPartners =
-  (handler: express.RequestHandler): express.RequestHandler =>
-  (req, res, next) =>
-    res.locals.partner ? next() : handler(req, res, next);
-
-/** What a GraphQL response can be sent as; text/html is the Sandbox landing page, GET only. */
-const GRAPHQL_MEDIA_TYPES = ["application/graphql-response+json", "application/json"];
-
-/**
- * GraphQL over HTTP: an Accept header that admits no media type we can answer with gets 406
- * before anything runs. Apollo Server sends that 406 only after executing the operation, so a
- * mutation sent with `Accept: text/xml` would change data and then refuse to say what it did.
- * text/html counts on GET alone, where it asks for the landing page; an empty header counts as
- * none, as Apollo Server treats it.
- */
-const acceptGuard: RequestHandler = (req, res, next) => {
-  if (!req.headers.accept) return next();
-  if (req.accepts(req.method === "GET" ? [...GRAPHQL_MEDIA_TYPES, "text/html"] : GRAPHQL_MEDIA_TYPES)) return next();
-  sendError(res, 406, "NOT_ACCEPTABLE", `The Accept header must admit ${GRAPHQL_MEDIA_TYPES.join(" or ")}.`);
-};
 
 export interface Gateway {
   app: Express;
@@ -121,7 +79,14 @@ export async function buildGateway(
     buildService: ({ name, url }) => {
       const target = subgraphUrls[name] ?? url;
       if (!target) throw new Error(`the supergraph names no URL for subgraph ${name}`);
-      const source = new SubgraphDataSource(name, target, config.subgraphTimeoutMs, logger);
+      const source = new SubgraphDataSource({
+        subgraph: name,
+        url: target,
+        timeoutMs: config.subgraphTimeoutMs,
+        logger,
+        dedupe: config.subgraphDedupe,
+        metrics,
+      });
       dataSources.push(source);
       return source;
     },
@@ -146,8 +111,25 @@ export async function buildGateway(
     logger,
     metrics,
   });
-  const rejected = (code: string) => metrics.rejected.inc({ code });
   const registry = await persistedOperationRegistry({ dir: config.partnerManifestDir, schema: apiSchemaOf(supergraph.sdl), logger });
+  const stages = requestPipeline({
+    config,
+    supergraphSdl: supergraph.sdl,
+    logger,
+    metrics,
+    verifier,
+    internalSecret,
+    redis: cache.redis,
+    rateLimiter,
+    signInLimiter,
+    registry,
+    responseCache: config.responseCacheEnabled
+      ? createResponseCache({ store: responseCache, entities: entityTypesOf(supergraph.sdl), supergraphSdl: supergraph.sdl, metrics, logger })
+      : undefined,
+    // A token outlives any request that starts with it: the deadline plus a margin.
+    signIdentity: identitySigner(internalSecret, config.requestTimeoutMs + 5_000),
+    apollo: () => apollo,
+  });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     cache: cache.cache,
@@ -161,31 +143,7 @@ export async function buildGateway(
     allowBatchedHttpRequests: config.maxBatchOperations > 0,
     // The parser itself stops at the token limit, so a huge document is never parsed in full.
     parseOptions: operationLimitsParseOptions(config.limits),
-    plugins: [
-      config.introspection
-        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false })
-        : ApolloServerPluginLandingPageDisabled(),
-      ApolloServerPluginUsageReportingDisabled(),
-      inputGuardPlugin<GatewayContext>(),
-      operationLimitsPlugin<GatewayContext>({
-        limits: config.limits,
-        costModel: costModelFromSupergraph(supergraph.sdl),
-        onReject: rejected,
-      }),
-      signInLimitPlugin(signInLimiter, rejected),
-      ...(config.responseCacheEnabled
-        ? [
-            responseCachePlugin({
-              store: responseCache,
-              entities: entityTypesOf(supergraph.sdl),
-              supergraphSdl: supergraph.sdl,
-              metrics,
-              logger,
-            }),
-          ]
-        : []),
-      errorMaskingPlugin<GatewayContext>(logger),
-    ],
+    plugins: operationPlugins(stages),
   });
   // Throws when the gateway cannot load the supergraph, so a built gateway always has one.
   await apollo.start();
@@ -224,46 +182,9 @@ export async function buildGateway(
     const report = await readiness();
     res.status(report.ready ? 200 : 503).json(report);
   });
-  // Sandbox is served at the root (what people open first); both paths answer GraphQL.
-  app.all(
-    ["/", "/graphql"],
-    cors<cors.CorsRequest>({ origin: config.corsOrigins, credentials: true }),
-    acceptGuard,
-    authenticate(verifier, metrics, logger),
-    partnerAuthentication({
-      resolveUrl: config.partnerKeysUrl,
-      internalSecret,
-      cacheSeconds: config.partnerKeyCacheSeconds,
-      metrics,
-      logger,
-      ipLimiter: config.rateLimit.enabled ? rateLimiter : undefined,
-    }),
-    // A partner's own quotas (partnerQuotas) replace the general per-caller limit.
-    ...(config.rateLimit.enabled ? [skipForPartners(rateLimiter.middleware(callerOf))] : []),
-    refuseInvalidCredentials,
-    partnerQuotas({ redis: cache.redis, keyPrefix: config.redisKeyPrefix, metrics, logger }),
-    express.json({ limit: config.maxRequestBytes }),
-    batchGuard(config.maxBatchOperations),
-    persistedOnly({ registry, metrics, logger }),
-    deadlineMiddleware(config.requestTimeoutMs),
-    expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        const requestId = res.locals.requestId as string;
-        const viewer = res.locals.viewer as Viewer | null;
-        let identityToken: string | undefined;
-        return {
-          requestId,
-          viewer,
-          // Signed on the first subgraph call: cache hits and refused operations never need it.
-          get identityToken() {
-            return (identityToken ??= signIdentity(internalSecret, viewer, requestId));
-          },
-          clientIp: req.ip ?? "unknown",
-          deadline: res.locals.deadline as AbortSignal,
-        };
-      },
-    }),
-  );
+  // Sandbox is served at the root (what people open first); both paths answer GraphQL. The
+  // request path is declared, stage by stage, in pipeline.ts.
+  app.all(["/", "/graphql"], pipelineHandler(stages, { metrics: config.pipelineTiming ? metrics : undefined }));
   app.use(jsonErrorHandler(logger));
 
   return {

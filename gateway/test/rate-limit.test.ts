@@ -10,6 +10,7 @@ import { json } from "../../test/support/stack.ts";
 import { listen, requestIdMiddleware, type Logger } from "@catalog/common";
 import { createMetrics, type GatewayMetrics } from "../src/metrics.ts";
 import { createRateLimiter, type Caller, type RateLimitConfig, type RateLimiter } from "../src/rate-limit.ts";
+import { pipelineHandler } from "../src/pipeline.ts";
 import "../../test/support/provided.ts";
 
 /** What the gateway passes: commands fail fast instead of queueing while Redis is down. */
@@ -56,7 +57,7 @@ async function app(limiter: RateLimiter) {
   };
   const application = express();
   application.use(requestIdMiddleware);
-  application.use(limiter.middleware(callerOf));
+  application.use(pipelineHandler([{ name: "rate-limit", phase: "head", why: "under test", reads: [], writes: [], run: limiter.stage((_state, req) => callerOf(req)) }]));
   application.get("/", (_req, res) => {
     calls.count += 1;
     res.json({ ok: true });

@@ -213,7 +213,7 @@ describe("invalidation", () => {
     await read(stack.gatewayUrl, PRODUCT, { id: product.id });
     expect((await read(stack.gatewayUrl, PRODUCT, { id: product.id })).headers.get("x-cache")).toBe("HIT");
     // A back-office job calling the inventory service directly, as the gateway would.
-    const identity = signIdentity(TEST_AUTH_ENV.INTERNAL_AUTH_SECRET!, { userId: ADMIN_USER.id, roles: ["ADMIN"], scopes: ["catalog:write"] }, "job");
+    const identity = signIdentity(TEST_AUTH_ENV.INTERNAL_AUTH_SECRET!, { userId: ADMIN_USER.id, roles: ["ADMIN"], scopes: ["catalog:write"] });
     const direct = await fetch(`${stack.subgraphs.inventory.url}/graphql`, {
       method: "POST",
       headers: { "content-type": "application/json", [IDENTITY_HEADER]: identity },

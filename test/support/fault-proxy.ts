@@ -1,15 +1,18 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type ProxyMode = "pass" | "drop-response" | "hang";
+export type ProxyMode = "pass" | "drop-response" | "hang" | "hold";
 
 /**
  * A real HTTP hop between two services that can misbehave on purpose: pass requests on, forward
- * them and then lose the answer (the callee did the work, the caller never hears of it), or
- * accept them and never answer. Loopback only.
+ * them and then lose the answer (the callee did the work, the caller never hears of it), accept
+ * them and never answer, or hold them until `release()` and then pass them on. It counts the
+ * requests it received. Loopback only.
  */
 export async function startFaultProxy(target: () => string) {
   let mode: ProxyMode = "pass";
+  let received = 0;
+  let held: (() => void)[] = [];
   const read = (req: IncomingMessage) =>
     new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
@@ -19,7 +22,9 @@ export async function startFaultProxy(target: () => string) {
     });
   const server = createServer(async (req, res) => {
     const body = await read(req);
+    received += 1;
     if (mode === "hang") return;
+    if (mode === "hold") await new Promise<void>((resolve) => held.push(resolve));
     const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !["host", "content-length", "connection"].includes(name))) as Record<string, string>;
     const upstream = await fetch(target(), { method: req.method ?? "POST", headers, body });
     const answer = Buffer.from(await upstream.arrayBuffer());
@@ -27,7 +32,10 @@ export async function startFaultProxy(target: () => string) {
       req.socket.destroy();
       return;
     }
-    res.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "application/json" });
+    res.writeHead(upstream.status, {
+      "content-type": upstream.headers.get("content-type") ?? "application/json",
+      ...(upstream.headers.has("cache-control") ? { "cache-control": upstream.headers.get("cache-control")! } : {}),
+    });
     res.end(answer);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -35,6 +43,16 @@ export async function startFaultProxy(target: () => string) {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`,
     setMode(next: ProxyMode) {
       mode = next;
+    },
+    /** Requests received so far, held ones included. */
+    get received() {
+      return received;
+    },
+    /** Passes on every held request (the mode stays). */
+    release() {
+      const waiting = held;
+      held = [];
+      for (const resolve of waiting) resolve();
     },
     close: () =>
       new Promise<void>((resolve) => {

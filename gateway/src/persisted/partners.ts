@@ -1,8 +1,9 @@
 import { ErrorCode, PARTNER_ROLE, sendError, signIdentity, type Logger, type Viewer } from "@catalog/common";
 import type { Redis } from "ioredis";
-import type { Request, RequestHandler } from "express";
+import type { Request } from "express";
 import type { GatewayMetrics } from "../metrics.ts";
 import { createRateLimiter, sendRateLimited, type RateLimiter } from "../rate-limit.ts";
+import { ANSWERED, type HttpStage } from "../stage.ts";
 import type { PersistedOperationRegistry } from "./registry.ts";
 
 export const API_KEY_HEADER = "x-api-key";
@@ -43,7 +44,7 @@ function partnerDirectory(options: { resolveUrl: string; internalSecret: string;
   const lookup = async (key: string, requestId: string): Promise<Partner | null> => {
     const response = await fetch(endpoint, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-catalog-identity": signIdentity(options.internalSecret, null, requestId) },
+      headers: { "content-type": "application/json", "x-request-id": requestId, "x-catalog-identity": signIdentity(options.internalSecret, null) },
       body: JSON.stringify({ key }),
       signal: AbortSignal.timeout(2_000),
     });
@@ -80,7 +81,7 @@ function partnerDirectory(options: { resolveUrl: string; internalSecret: string;
 
 /**
  * Partner requests: the key must be active (else 401, answered after the IP's rate limit has
- * counted the request), and it may not be combined with a bearer token. Sets res.locals.partner.
+ * counted the request), and it may not be combined with a bearer token. Sets the state's partner.
  * A key that needs a lookup first costs its IP a rate-limit point, so made-up keys cannot make
  * the partner directory work faster than the anonymous rate limit allows. Requests without
  * `x-api-key` pass untouched.
@@ -93,40 +94,43 @@ export function partnerAuthentication(options: {
   metrics: GatewayMetrics;
   logger: Logger;
   ipLimiter: RateLimiter | undefined;
-}): RequestHandler {
+}): HttpStage["run"] {
   const directory = options.resolveUrl ? partnerDirectory({ ...options, resolveUrl: options.resolveUrl }) : undefined;
-  return async (req, res, next) => {
+  return async (req, res, state) => {
     const key = req.headers[API_KEY_HEADER];
-    if (key === undefined) return next();
+    if (key === undefined) return;
     if (req.headers.authorization !== undefined) {
-      return sendError(res, 400, "BAD_REQUEST", "Send an API key or a bearer token, not both.");
+      sendError(res, 400, "BAD_REQUEST", "Send an API key or a bearer token, not both.");
+      return ANSWERED;
     }
     let partner: Partner | null;
     try {
       if (directory && typeof key === "string" && KEY_FORMAT.test(key) && directory.cached(key) === undefined && options.ipLimiter) {
-        const decision = await options.ipLimiter.consume({ kind: "ip", id: req.ip ?? "unknown" });
+        const decision = await options.ipLimiter.consume({ kind: "ip", id: state.clientIp });
         if (!decision.allowed) {
           options.metrics.rejected.inc({ code: "RATE_LIMITED" });
-          return sendRateLimited(res, decision, "Too many requests");
+          sendRateLimited(res, decision, "Too many requests");
+          return ANSWERED;
         }
       }
-      partner = directory && typeof key === "string" ? await directory.resolve(key, res.locals.requestId as string) : null;
+      partner = directory && typeof key === "string" ? await directory.resolve(key, state.requestId) : null;
     } catch (error) {
       options.logger.error({ err: error }, "could not resolve a partner API key");
-      return sendError(res, 503, ErrorCode.SERVICE_UNAVAILABLE, "API keys cannot be checked right now; try again later.");
+      sendError(res, 503, ErrorCode.SERVICE_UNAVAILABLE, "API keys cannot be checked right now; try again later.");
+      return ANSWERED;
     }
     if (!partner) {
       options.metrics.authFailures.inc({ reason: "api_key" });
       // Answered after the rate limiter has counted it against the IP, like a bad token.
-      res.locals.apiKeyRefused = true;
-      return next();
+      state.apiKeyRefused = true;
+      return;
     }
-    res.locals.partner = partner;
+    state.partner = partner;
     // A partner acts as itself: subgraphs see a signed-in caller whose id is the partner's, with
     // the PARTNER role and no scopes. So a partner may place and pay its own orders (persisted
     // operations only, within its quotas) and sees nothing of any user's.
-    res.locals.viewer = { userId: partner.partnerId, roles: [PARTNER_ROLE], scopes: [] } satisfies Viewer;
-    next();
+    state.viewer = { userId: partner.partnerId, roles: [PARTNER_ROLE], scopes: [] } satisfies Viewer;
+    return;
   };
 }
 
@@ -134,7 +138,7 @@ export function partnerAuthentication(options: {
  * Each partner's quotas, per minute and per day, counted in Redis like every rate limit (one
  * limiter per quota value; counts are keyed by partner, so every gateway instance shares them).
  */
-export function partnerQuotas(options: { redis: Redis | undefined; keyPrefix: string; metrics: GatewayMetrics; logger: Logger }): RequestHandler {
+export function partnerQuotas(options: { redis: Redis | undefined; keyPrefix: string; metrics: GatewayMetrics; logger: Logger }): HttpStage["run"] {
   const limiters = new Map<string, RateLimiter>();
   const limiterFor = (window: "minute" | "day", points: number) => {
     const name = `${window}:${points}`;
@@ -151,18 +155,19 @@ export function partnerQuotas(options: { redis: Redis | undefined; keyPrefix: st
     }
     return limiter;
   };
-  return async (_req, res, next) => {
-    const partner = res.locals.partner as Partner | undefined;
-    if (!partner) return next();
+  return async (_req, res, state) => {
+    const partner = state.partner;
+    if (!partner) return;
     for (const [window, points] of [["minute", partner.quotaPerMinute], ["day", partner.quotaPerDay]] as const) {
       const decision = await limiterFor(window, points).consume({ kind: "partner", id: partner.slug });
       if (!decision.allowed) {
         options.metrics.rejected.inc({ code: "RATE_LIMITED" });
         options.metrics.partnerOperations.inc({ partner: partner.slug, operation: "", outcome: `quota_${window}` });
-        return sendRateLimited(res, decision, `The ${window} quota for ${partner.slug} is used up`);
+        sendRateLimited(res, decision, `The ${window} quota for ${partner.slug} is used up`);
+        return ANSWERED;
       }
     }
-    next();
+    return;
   };
 }
 
@@ -202,14 +207,17 @@ function paramsOf(req: Request): GraphQLParams | undefined {
  * (another partner's included) with 404 PERSISTED_QUERY_NOT_IN_LIST. A partner in AUDIT mode (for
  * rollout) may also run anything else; each such request is logged and counted.
  */
-export function persistedOnly(options: { registry: PersistedOperationRegistry; metrics: GatewayMetrics; logger: Logger }): RequestHandler {
+export function persistedOnly(options: { registry: PersistedOperationRegistry; metrics: GatewayMetrics; logger: Logger }): HttpStage["run"] {
   const count = (partner: string, operation: string, outcome: string) =>
     options.metrics.partnerOperations.inc({ partner, operation, outcome });
-  return (req, res, next) => {
-    const partner = res.locals.partner as Partner | undefined;
-    if (!partner) return next();
+  return (req, res, state) => {
+    const partner = state.partner;
+    if (!partner) return;
     const params = paramsOf(req);
-    if (!params) return sendError(res, 400, "BAD_REQUEST", "Partner requests carry one operation, by its persisted id.");
+    if (!params) {
+      sendError(res, 400, "BAD_REQUEST", "Partner requests carry one operation, by its persisted id.");
+      return ANSWERED;
+    }
     const hash = params.extensions?.persistedQuery?.sha256Hash;
     const listed = typeof hash === "string" ? options.registry.operations(partner.slug)?.get(hash) : undefined;
     if (listed) {
@@ -224,7 +232,7 @@ export function persistedOnly(options: { registry: PersistedOperationRegistry; m
       } else {
         req.body = rewritten;
       }
-      return next();
+      return;
     }
     if (partner.mode === "AUDIT") {
       // Names the client chose go to the log (trimmed), never into metric labels: one series per
@@ -234,23 +242,25 @@ export function persistedOnly(options: { registry: PersistedOperationRegistry; m
       count(partner.slug, "(unlisted)", typeof hash === "string" ? "unlisted_id_audit" : "freeform_audit");
       // Unreviewed operations run, but as an anonymous caller: a partner acts as itself (its
       // orders, its carts) only through operations someone has listed for it.
-      res.locals.viewer = null;
+      state.viewer = null;
       options.logger.warn(
         { partner: partner.slug, operationName: name.slice(0, 100), id: typeof hash === "string" ? hash.slice(0, 64) : undefined },
         "partner ran an operation not in its list (audit mode)",
       );
-      return next();
+      return;
     }
     if (typeof hash === "string") {
       count(partner.slug, "", "unlisted_id_refused");
-      return sendError(res, 404, "PERSISTED_QUERY_NOT_IN_LIST", "This operation is not in your list of persisted operations.");
+      sendError(res, 404, "PERSISTED_QUERY_NOT_IN_LIST", "This operation is not in your list of persisted operations.");
+      return ANSWERED;
     }
     count(partner.slug, "", "freeform_refused");
-    return sendError(
+    sendError(
       res,
       400,
       "PERSISTED_QUERY_ID_REQUIRED",
       "Partners run persisted operations only: send extensions.persistedQuery.sha256Hash of an operation in your list.",
     );
+    return ANSWERED;
   };
 }

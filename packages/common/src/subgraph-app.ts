@@ -106,7 +106,7 @@ export async function createSubgraphApp<TContext extends RequestScoped>(
       const requestId = `test-${Math.random().toString(36).slice(2)}`;
       const secret = options.internalSecrets[0];
       if (!secret) throw new Error("no internal secret to sign the in-process identity with");
-      const identityToken = signIdentity(secret, viewer, requestId);
+      const identityToken = signIdentity(secret, viewer);
       const response = await apollo.executeOperation(
         { query, ...(variables ? { variables } : {}) },
         { contextValue: options.context({ requestId, viewer, identityToken }) },

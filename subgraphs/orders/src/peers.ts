@@ -59,7 +59,7 @@ export function createPeers(urls: PeerUrls, internalSecret: string, timeoutMs = 
   const inventory = peerClient("inventory", () => urls("inventory"), { timeoutMs });
   const service = (requestId: string): PeerIdentity => ({
     requestId,
-    identityToken: signServiceIdentity(internalSecret, [SERVICE_SCOPES.STOCK_RESERVE], requestId),
+    identityToken: signServiceIdentity(internalSecret, [SERVICE_SCOPES.STOCK_RESERVE]),
   });
   const refs = (ids: readonly string[]) => ({ r: ids.map((id) => ({ __typename: "Product", id })) });
   return {

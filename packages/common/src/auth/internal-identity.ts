@@ -38,12 +38,41 @@ export function secretKey(secret: string): KeyObject {
   return key;
 }
 
-export function signIdentity(secret: string, viewer: Viewer | null, requestId: string): string {
-  return jwt.sign(
-    viewer ? { roles: viewer.roles, scope: viewer.scopes.join(" "), rid: requestId } : { rid: requestId },
-    secretKey(secret),
-    { algorithm: "HS256", expiresIn: TTL_SECONDS, issuer: ISSUER, audience: AUDIENCE, ...(viewer ? { subject: viewer.userId } : {}) },
-  );
+export function signIdentity(secret: string, viewer: Viewer | null): string {
+  return jwt.sign(viewer ? { roles: viewer.roles, scope: viewer.scopes.join(" ") } : {}, secretKey(secret), {
+    algorithm: "HS256",
+    expiresIn: TTL_SECONDS,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    ...(viewer ? { subject: viewer.userId } : {}),
+  });
+}
+
+const SIGNED_LIMIT = 10_000;
+
+/**
+ * The gateway's signer: one token per viewer (anonymous included), reused while it has at least
+ * `minRemainingMs` to live, so a request never outlives the identity it carries. The token names
+ * no request (the request id travels in `x-request-id`), so identical subgraph calls made for one
+ * viewer are byte-identical and can be shared (data-source.ts), and each subgraph checks a given
+ * token once (`requireGatewayIdentity`). Bounded: past SIGNED_LIMIT viewers the oldest is dropped.
+ */
+export function identitySigner(secret: string, minRemainingMs: number): (viewer: Viewer | null) => string {
+  const signed = new Map<string, { token: string; until: number }>();
+  const reuseMs = TTL_SECONDS * 1000 - minRemainingMs - CLOCK_TOLERANCE_SECONDS * 1000;
+  return (viewer) => {
+    const key = viewer ? `${viewer.userId}\0${viewer.roles.join(",")}\0${viewer.scopes.join(" ")}` : "";
+    const now = Date.now();
+    const hit = signed.get(key);
+    if (hit && hit.until > now) return hit.token;
+    const token = signIdentity(secret, viewer);
+    if (reuseMs > 0) {
+      signed.delete(key);
+      signed.set(key, { token, until: now + reuseMs });
+      if (signed.size > SIGNED_LIMIT) signed.delete(signed.keys().next().value!);
+    }
+    return token;
+  };
 }
 
 /**
@@ -54,8 +83,8 @@ export function signIdentity(secret: string, viewer: Viewer | null, requestId: s
 export const SERVICE_USER_ID = "00000000-0000-4000-8000-000000005e41";
 export const SERVICE_ROLE = "SERVICE";
 
-export function signServiceIdentity(secret: string, scopes: readonly string[], requestId: string): string {
-  return signIdentity(secret, { userId: SERVICE_USER_ID, roles: [SERVICE_ROLE], scopes }, requestId);
+export function signServiceIdentity(secret: string, scopes: readonly string[]): string {
+  return signIdentity(secret, { userId: SERVICE_USER_ID, roles: [SERVICE_ROLE], scopes });
 }
 
 /** The viewer the gateway vouched for (null: anonymous); throws when the token is not the gateway's. */
@@ -88,20 +117,38 @@ export function verifyIdentity(secrets: readonly string[], token: string): Viewe
 /**
  * Subgraph side: only requests signed by the gateway (or a peer subgraph forwarding the gateway's
  * token) reach GraphQL. Sets res.locals.viewer and res.locals.identityToken.
+ *
+ * A token checked once is remembered until it expires (the gateway reuses one token per viewer,
+ * so a subgraph sees few distinct ones): an HMAC check and claim parsing per call was a fixed
+ * cost on every subgraph request. Only tokens that verified are remembered, bounded in number.
  */
 export function requireGatewayIdentity(secrets: readonly string[]): RequestHandler {
+  const verified = new Map<string, { viewer: Viewer | null; until: number }>();
   return (req, res, next) => {
     const token = req.headers[IDENTITY_HEADER];
     let viewer: Viewer | null;
-    try {
-      if (typeof token !== "string") throw new Error("missing identity header");
-      viewer = verifyIdentity(secrets, token);
-    } catch {
-      sendError(res, 401, ErrorCode.UNAUTHENTICATED, "This service only accepts requests from the catalog gateway.");
-      return;
+    const known = typeof token === "string" ? verified.get(token) : undefined;
+    if (known && known.until > Date.now()) {
+      viewer = known.viewer;
+    } else {
+      try {
+        if (typeof token !== "string") throw new Error("missing identity header");
+        viewer = verifyIdentity(secrets, token);
+        const expires = (jwt.decode(token) as jwt.JwtPayload | null)?.exp;
+        if (typeof expires === "number") {
+          verified.delete(token);
+          verified.set(token, { viewer, until: expires * 1000 });
+          if (verified.size > VERIFIED_LIMIT) verified.delete(verified.keys().next().value!);
+        }
+      } catch {
+        sendError(res, 401, ErrorCode.UNAUTHENTICATED, "This service only accepts requests from the catalog gateway.");
+        return;
+      }
     }
     res.locals.viewer = viewer;
     res.locals.identityToken = token;
     next();
   };
 }
+
+const VERIFIED_LIMIT = 10_000;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Logger } from "../logger.ts";
 import { breakerFor, createRedisClient, redisConnected } from "../redis.ts";
@@ -111,6 +112,22 @@ end
 redis.call('PUBLISH', KEYS[2 + 2 * n], ARGV[3])
 return purged`;
 
+/**
+ * Runs a script by its SHA1 (EVALSHA: the script's text is not sent and parsed per call), loading
+ * it with EVAL the first time a server does not know it (NOSCRIPT: new or restarted Redis).
+ */
+function scriptRunner(redis: Redis, script: string) {
+  const sha = createHash("sha1").update(script).digest("hex");
+  return async (numKeys: number, ...args: string[]): Promise<unknown> => {
+    try {
+      return await redis.evalsha(sha, numKeys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+      return redis.eval(script, numKeys, ...args);
+    }
+  };
+}
+
 const parseEntry = (raw: unknown): CachedResponse | undefined => {
   if (typeof raw !== "string") return undefined;
   try {
@@ -131,11 +148,14 @@ export function redisResponseCacheStore(redis: Redis, options: { logger: Logger 
   const listeners: ((tags: string[]) => void)[] = [];
   const breaker = breakerFor(redis);
   let subscriber: Redis | undefined;
+  const lookupScript = scriptRunner(redis, LOOKUP_SCRIPT);
+  const storeScript = scriptRunner(redis, STORE_SCRIPT);
+  const invalidateScript = scriptRunner(redis, INVALIDATE_SCRIPT);
   return {
     kind: "redis",
     async lookup(keys) {
       const [index, value, pttl, seq] = (await breaker.run(() =>
-        redis.eval(LOOKUP_SCRIPT, keys.length + 1, ...keys.map((key) => `rc:e:${key}`), "rc:seq"),
+        lookupScript(keys.length + 1, ...keys.map((key) => `rc:e:${key}`), "rc:seq"),
       )) as [number, string | null, number, string];
       const entry = index > 0 ? parseEntry(value) : undefined;
       const hit = entry
@@ -145,8 +165,7 @@ export function redisResponseCacheStore(redis: Redis, options: { logger: Logger 
     },
     async store(key, entry, tags, sinceSeq) {
       const written = await breaker.run(() =>
-        redis.eval(
-          STORE_SCRIPT,
+        storeScript(
           2 + 2 * tags.length,
           `rc:e:${key}`,
           ...tags.map((tag) => `rc:t:${tag}`),
@@ -163,8 +182,7 @@ export function redisResponseCacheStore(redis: Redis, options: { logger: Logger 
     async invalidate(tags) {
       if (tags.length === 0) return 0;
       const purged = await breaker.run(() =>
-        redis.eval(
-          INVALIDATE_SCRIPT,
+        invalidateScript(
           2 + 2 * tags.length,
           "rc:seq",
           ...tags.map((tag) => `rc:t:${tag}`),

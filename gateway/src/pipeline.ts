@@ -1,0 +1,334 @@
+import { HeaderMap, type ApolloServer, type ApolloServerPlugin } from "@apollo/server";
+import {
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
+import { errorMaskingPlugin, inputGuardPlugin, sendError, type Logger, type TokenVerifier } from "@catalog/common";
+import cors from "cors";
+import express, { type Request, type RequestHandler, type Response } from "express";
+import type { Redis } from "ioredis";
+import { authenticate, refuseInvalidCredentials } from "./auth.ts";
+import { batchGuard } from "./batching.ts";
+import type { GatewayConfig } from "./config.ts";
+import type { GatewayContext } from "./context.ts";
+import type { GatewayMetrics } from "./metrics.ts";
+import { costModelFromSupergraph, operationLimitsPlugin } from "./operation-limits.ts";
+import { partnerAuthentication, partnerQuotas, persistedOnly } from "./persisted/partners.ts";
+import type { PersistedOperationRegistry } from "./persisted/registry.ts";
+import type { RateLimiter } from "./rate-limit.ts";
+import { signInLimitPlugin } from "./signin-limit.ts";
+import { ANSWERED, middlewareStage, type HttpStage, type OperationStage, type RequestState, type Stage } from "./stage.ts";
+
+/** What the stages are built from (server.ts makes these once per gateway). */
+export interface PipelineParts {
+  config: GatewayConfig;
+  supergraphSdl: string;
+  logger: Logger;
+  metrics: GatewayMetrics;
+  verifier: TokenVerifier;
+  internalSecret: string;
+  /** Where partner quotas are counted (undefined: in process). */
+  redis: Redis | undefined;
+  rateLimiter: RateLimiter;
+  signInLimiter: RateLimiter;
+  registry: PersistedOperationRegistry;
+  /** Undefined when RESPONSE_CACHE_ENABLED is off. */
+  responseCache: { stage: HttpStage["run"]; plugin: ApolloServerPlugin<GatewayContext> } | undefined;
+  /** Signs (or reuses) the identity the subgraphs see for a viewer. */
+  signIdentity: (viewer: RequestState["viewer"]) => string;
+  /** Set once Apollo Server is built; the last stage hands the request to it. */
+  apollo: () => ApolloServer<GatewayContext>;
+}
+
+/** What a GraphQL response can be sent as; text/html is the Sandbox landing page, GET only. */
+const GRAPHQL_MEDIA_TYPES = ["application/graphql-response+json", "application/json"];
+
+/**
+ * The gateway's request path, in order: every GraphQL request (at `/` and `/graphql`) runs these
+ * stages top to bottom until one answers. `head` stages see headers only, `body` stages the
+ * parsed body, `operation` stages run inside GraphQL as Apollo Server plugins, in this order,
+ * once the operation is parsed and validated. What each stage reads and writes of the request
+ * state is declared beside it; the order rules live here and nowhere else:
+ *
+ * - cheap refusals first (406, credentials), so they cost no body read and no Redis call;
+ * - the rate limiter counts a request before its bad credentials are answered, so a caller
+ *   guessing tokens or keys is limited like any other, per IP;
+ * - the body is read only after the caller is known and within its limits;
+ * - the response cache answers after every check that could refuse the request, and before the
+ *   request deadline is armed (a hit never needs one);
+ * - inside GraphQL, input checks and operation limits come before the sign-in limit (a refused
+ *   document costs no sign-in point), the response cache after them, error masking last.
+ */
+export function requestPipeline(parts: PipelineParts): Stage[] {
+  const { config, logger, metrics } = parts;
+  const rejected = (code: string) => metrics.rejected.inc({ code });
+  const rateLimit = parts.rateLimiter.stage((state) =>
+    state.viewer ? { kind: "user", id: state.viewer.userId } : { kind: "ip", id: state.clientIp },
+  );
+  const stages: (Stage | false)[] = [
+    {
+      name: "cors",
+      phase: "head",
+      why: "CORS headers on every answer, refusals included; a preflight is answered here.",
+      reads: [],
+      writes: [],
+      run: middlewareStage(cors<cors.CorsRequest>({ origin: config.corsOrigins, credentials: true })),
+    },
+    {
+      name: "accept",
+      phase: "head",
+      why:
+        "GraphQL over HTTP: an Accept header that admits none of our media types gets 406 before anything runs " +
+        "(Apollo Server would refuse only after executing, so a mutation would change data and not say what it did).",
+      reads: [],
+      writes: [],
+      run: acceptGuard,
+    },
+    {
+      name: "authenticate",
+      phase: "head",
+      why: "Who is calling (bearer token); internal headers from clients are dropped. A bad token is recorded, answered later.",
+      reads: ["requestId"],
+      writes: ["viewer", "authFailure"],
+      run: authenticate(parts.verifier, metrics, logger),
+    },
+    {
+      name: "partner",
+      phase: "head",
+      why: "An `x-api-key` makes the caller a partner (acting as itself, role PARTNER); a key needing a lookup first costs its IP a point.",
+      reads: ["requestId", "clientIp"],
+      writes: ["partner", "viewer", "apiKeyRefused"],
+      run: partnerAuthentication({
+        resolveUrl: config.partnerKeysUrl,
+        internalSecret: parts.internalSecret,
+        cacheSeconds: config.partnerKeyCacheSeconds,
+        metrics,
+        logger,
+        ipLimiter: config.rateLimit.enabled ? parts.rateLimiter : undefined,
+      }),
+    },
+    config.rateLimit.enabled && {
+      name: "rate-limit",
+      phase: "head",
+      why: "Per caller (user, else IP) per window, in Redis; partners have their own quotas instead.",
+      reads: ["viewer", "partner", "clientIp"],
+      writes: [],
+      run: (req, res, state) => (state.partner ? undefined : rateLimit(req, res, state)),
+    },
+    {
+      name: "credentials",
+      phase: "head",
+      why: "401 for a refused bearer token or API key, after the rate limiter has counted it.",
+      reads: ["authFailure", "apiKeyRefused"],
+      writes: [],
+      run: refuseInvalidCredentials,
+    },
+    {
+      name: "partner-quotas",
+      phase: "head",
+      why: "A partner's per-minute and per-day quotas.",
+      reads: ["partner"],
+      writes: [],
+      run: partnerQuotas({ redis: parts.redis, keyPrefix: config.redisKeyPrefix, metrics, logger }),
+    },
+    {
+      name: "body",
+      phase: "body",
+      why: "Reads and parses the JSON body, at most MAX_REQUEST_BYTES.",
+      reads: [],
+      writes: [],
+      run: middlewareStage(express.json({ limit: config.maxRequestBytes })),
+    },
+    {
+      name: "batch",
+      phase: "body",
+      why: "HTTP batches are off unless MAX_BATCH_OPERATIONS allows them, and then capped.",
+      reads: [],
+      writes: [],
+      run: batchGuard(config.maxBatchOperations),
+    },
+    {
+      name: "persisted-only",
+      phase: "body",
+      why: "Partners run the operations listed for them, by id; the listed body replaces the request's.",
+      reads: ["partner"],
+      writes: ["viewer"],
+      run: persistedOnly({ registry: parts.registry, metrics, logger }),
+    },
+    !!parts.responseCache && {
+      name: "response-cache",
+      phase: "body",
+      why: "A stored answer to a query already validated, for this caller's audience: sent as stored, GraphQL never runs.",
+      reads: ["viewer"],
+      writes: ["cacheLookup"],
+      run: parts.responseCache!.stage,
+    },
+    {
+      name: "deadline",
+      phase: "body",
+      why: "One deadline (REQUEST_TIMEOUT_MS) that every subgraph call of the request shares.",
+      reads: [],
+      writes: ["deadline"],
+      run: (_req, _res, state) => {
+        state.deadline = AbortSignal.timeout(config.requestTimeoutMs);
+      },
+    },
+    {
+      name: "graphql",
+      phase: "body",
+      why: "Apollo Server: parse, validate, plan, execute (the operation stages below run inside it).",
+      reads: ["requestId", "viewer", "clientIp", "deadline", "cacheLookup"],
+      writes: [],
+      run: (req, res, state) => executeGraphQL(parts.apollo(), parts.signIdentity, req, res, state),
+    },
+    {
+      name: "landing-page",
+      phase: "operation",
+      why: "Sandbox on GET / when introspection is on; nothing otherwise. Usage reporting is off.",
+      reads: [],
+      writes: [],
+      plugin: config.introspection
+        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false })
+        : ApolloServerPluginLandingPageDisabled(),
+    },
+    { name: "usage-reporting", phase: "operation", why: "Off: nothing leaves the gateway.", reads: [], writes: [], plugin: ApolloServerPluginUsageReportingDisabled() },
+    {
+      name: "input-guard",
+      phase: "operation",
+      why: "Strings PostgreSQL cannot store (NUL, lone surrogates) are refused for the whole request.",
+      reads: [],
+      writes: [],
+      plugin: inputGuardPlugin<GatewayContext>(),
+    },
+    {
+      name: "operation-limits",
+      phase: "operation",
+      why: "Depth, aliases, root fields, directives and cost, before anything executes.",
+      reads: [],
+      writes: [],
+      plugin: operationLimitsPlugin<GatewayContext>({
+        limits: config.limits,
+        costModel: costModelFromSupergraph(parts.supergraphSdl),
+        onReject: rejected,
+      }),
+    },
+    {
+      name: "sign-in-limit",
+      phase: "operation",
+      why: "Sign-in mutations per IP, far below the general limit; one per request.",
+      reads: ["clientIp"],
+      writes: [],
+      plugin: signInLimitPlugin(parts.signInLimiter, rejected),
+    },
+    !!parts.responseCache && {
+      name: "response-cache-store",
+      phase: "operation",
+      why: "Answers hits for documents the body stage does not know yet, and stores cacheable answers.",
+      reads: ["viewer", "cacheLookup"],
+      writes: [],
+      plugin: parts.responseCache!.plugin,
+    },
+    {
+      name: "error-masking",
+      phase: "operation",
+      why: "Only public error codes reach clients; everything else is logged and masked.",
+      reads: ["requestId"],
+      writes: [],
+      plugin: errorMaskingPlugin<GatewayContext>(logger),
+    },
+  ];
+  return stages.filter((stage): stage is Stage => stage !== false);
+}
+
+/** The Apollo Server plugins of the operation stages, in pipeline order. */
+export function operationPlugins(stages: readonly Stage[]): ApolloServerPlugin<GatewayContext>[] {
+  return stages.filter((stage): stage is OperationStage => stage.phase === "operation").map((stage) => stage.plugin);
+}
+
+/**
+ * The Express handler that runs the head and body stages in order until one answers (the last,
+ * `graphql`, always does; a list without it hands on to the next handler). With `metrics`, each
+ * stage's wall-clock time goes into gateway_pipeline_stage_seconds.
+ */
+export function pipelineHandler(stages: readonly Stage[], options: { metrics?: GatewayMetrics } = {}): RequestHandler {
+  const http = stages.filter((stage): stage is HttpStage => stage.phase !== "operation");
+  const histogram = options.metrics?.stageSeconds();
+  return async (req, res, next) => {
+    const state: RequestState = {
+      requestId: res.locals.requestId as string,
+      clientIp: req.ip ?? "unknown",
+      viewer: null,
+      authFailure: undefined,
+      apiKeyRefused: false,
+      partner: undefined,
+      cacheLookup: undefined,
+      deadline: undefined,
+    };
+    try {
+      for (const stage of http) {
+        const started = histogram ? performance.now() : 0;
+        const result = await stage.run(req, res, state);
+        if (histogram) histogram.observe({ stage: stage.name }, (performance.now() - started) / 1000);
+        if (result === ANSWERED) return;
+      }
+    } catch (error) {
+      next(error);
+      return;
+    }
+    next();
+  };
+}
+
+const acceptGuard: HttpStage["run"] = (req, res) => {
+  if (!req.headers.accept) return;
+  if (req.accepts(req.method === "GET" ? [...GRAPHQL_MEDIA_TYPES, "text/html"] : GRAPHQL_MEDIA_TYPES)) return;
+  sendError(res, 406, "NOT_ACCEPTABLE", `The Accept header must admit ${GRAPHQL_MEDIA_TYPES.join(" or ")}.`);
+  return ANSWERED;
+};
+
+const searchOf = (url: string) => {
+  const start = url.indexOf("?");
+  return start === -1 ? "" : url.slice(start);
+};
+
+/**
+ * Hands the request to Apollo Server (what @as-integrations/express5 does, with the request state
+ * as the context instead of `res.locals`) and writes its answer.
+ */
+async function executeGraphQL(
+  apollo: ApolloServer<GatewayContext>,
+  sign: PipelineParts["signIdentity"],
+  req: Request,
+  res: Response,
+  state: RequestState,
+): Promise<typeof ANSWERED> {
+  const headers = new HeaderMap();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+  }
+  let identityToken: string | undefined;
+  const response = await apollo.executeHTTPGraphQLRequest({
+    httpGraphQLRequest: { method: req.method.toUpperCase(), headers, search: searchOf(req.url), body: req.body },
+    context: async () => ({
+      requestId: state.requestId,
+      viewer: state.viewer,
+      // Signed on the first subgraph call: refused operations never need it.
+      get identityToken() {
+        return (identityToken ??= sign(state.viewer));
+      },
+      clientIp: state.clientIp,
+      deadline: state.deadline,
+      state,
+    }),
+  });
+  for (const [name, value] of response.headers) res.setHeader(name, value);
+  res.statusCode = response.status ?? 200;
+  if (response.body.kind === "complete") {
+    res.send(response.body.string);
+    return ANSWERED;
+  }
+  for await (const chunk of response.body.asyncIterator) res.write(chunk);
+  res.end();
+  return ANSWERED;
+}

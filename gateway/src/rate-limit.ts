@@ -1,6 +1,5 @@
 import { breakerFor, sendError, type Logger } from "@catalog/common";
-import type { Request, Response } from "express";
-import { ANSWERED, type HttpStage, type RequestState } from "./stage.ts";
+import { ANSWERED, type GatewayRequest, type GatewayResponse, type HttpStage, type RequestState } from "./stage.ts";
 import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -23,7 +22,7 @@ export interface Caller {
 
 export interface RateLimiter {
   /** A pipeline stage; `callerOf(state)` says who is calling (the authentication stage set the viewer). */
-  stage(callerOf: (state: RequestState, req: Request) => Caller): HttpStage["run"];
+  stage(callerOf: (state: RequestState, req: GatewayRequest) => Caller): HttpStage["run"];
   /** For tests and /metrics: consume one point for a caller and return the decision. */
   consume(caller: Caller): Promise<RateLimitDecision>;
 }
@@ -148,11 +147,9 @@ export function createRateLimiter(options: {
         }
         // Failing open has no count to report; made-up headers would mislead clients.
         if (!("failOpen" in decision)) {
-          res.set({
-            "RateLimit-Limit": String(decision.limit),
-            "RateLimit-Remaining": String(decision.remaining),
-            "RateLimit-Reset": String(decision.resetSeconds),
-          });
+          res.setHeader("RateLimit-Limit", String(decision.limit));
+          res.setHeader("RateLimit-Remaining", String(decision.remaining));
+          res.setHeader("RateLimit-Reset", String(decision.resetSeconds));
         }
         return;
       };
@@ -176,13 +173,11 @@ function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 /** The 429 every limit answers with: Retry-After, RateLimit-* and a RATE_LIMITED error. */
-export function sendRateLimited(res: Response, decision: { limit: number; retryAfterSeconds: number }, what: string): void {
+export function sendRateLimited(res: GatewayResponse, decision: { limit: number; retryAfterSeconds: number }, what: string): void {
   const seconds = decision.retryAfterSeconds;
-  res.set({
-    "Retry-After": String(seconds),
-    "RateLimit-Limit": String(decision.limit),
-    "RateLimit-Remaining": "0",
-    "RateLimit-Reset": String(seconds),
-  });
+  res.setHeader("Retry-After", String(seconds));
+  res.setHeader("RateLimit-Limit", String(decision.limit));
+  res.setHeader("RateLimit-Remaining", "0");
+  res.setHeader("RateLimit-Reset", String(seconds));
   sendError(res, 429, "RATE_LIMITED", `${what}; retry in ${seconds} seconds.`, { retryAfter: seconds });
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { HeaderMap, type ApolloServerPlugin } from "@apollo/server";
 import type { Logger, ResponseCacheStore, Viewer } from "@catalog/common";
+import accepts from "accepts";
 import { print, type DocumentNode } from "graphql";
 import { responseTags } from "./cache-tags.ts";
 import type { GatewayContext } from "./context.ts";
@@ -167,7 +168,7 @@ export function createResponseCache(options: {
     const docHash = known.get(`${textHash}:${operationName ?? ""}`);
     if (!docHash) return;
     // As Apollo chooses: its own JSON types only; anything else it answers (or refuses) itself.
-    const contentType = req.accepts(RESPONSE_TYPES);
+    const contentType = accepts(req).type(RESPONSE_TYPES);
     if (contentType !== RESPONSE_TYPES[0] && contentType !== RESPONSE_TYPES[1]) return;
     const variablesJson = stableJson(variables ?? {});
     if (variablesJson === undefined) return;
@@ -184,13 +185,14 @@ export function createResponseCache(options: {
     // What Apollo would send for the same hit (see the plugin): a signed-in caller's answer is
     // `private` over HTTP whatever its scope in our cache.
     const scope = state.viewer ? "private" : hit.entry.scope.toLowerCase();
-    res.status(200).set({
-      "content-type": contentType,
-      "cache-control": `max-age=${hit.entry.maxAge}, ${scope}`,
-      age: String(hit.ageSeconds),
-      "x-cache": "HIT",
-    });
-    res.send(`${hit.entry.body}\n`);
+    const bytes = Buffer.from(`${hit.entry.body}\n`, "utf8");
+    res.statusCode = 200;
+    res.setHeader("content-type", contentType);
+    res.setHeader("content-length", bytes.length);
+    res.setHeader("cache-control", `max-age=${hit.entry.maxAge}, ${scope}`);
+    res.setHeader("age", String(hit.ageSeconds));
+    res.setHeader("x-cache", "HIT");
+    res.end(bytes);
     return ANSWERED;
   };
 

@@ -1,6 +1,8 @@
 import { ApolloGateway } from "@apollo/gateway";
 import { ApolloServer } from "@apollo/server";
+import type { RequestListener } from "node:http";
 import {
+  answerError,
   createTokenVerifier,
   identitySigner,
   jsonErrorHandler,
@@ -11,7 +13,7 @@ import {
   type Logger,
   type ResponseCacheStore,
 } from "@catalog/common";
-import express, { type Express } from "express";
+import express from "express";
 import { createCache, type CacheHandle } from "./cache.ts";
 import { subgraphEnvName, type GatewayConfig } from "./config.ts";
 import type { GatewayContext } from "./context.ts";
@@ -28,8 +30,16 @@ import { persistedOperationRegistry } from "./persisted/registry.ts";
 import { probeSubgraph, type ReadinessReport } from "./readiness.ts";
 import { loadSupergraph } from "./supergraph.ts";
 
+/** Express' default matching for `/` and `/graphql`: case-insensitive, an optional trailing slash. */
+const GRAPHQL_PATHS = new Set(["/", "/graphql", "/graphql/"]);
+const pathOf = (url: string | undefined) => {
+  const path = (url ?? "/").split("?", 1)[0]!;
+  return path.toLowerCase();
+};
+
 export interface Gateway {
-  app: Express;
+  /** The HTTP request listener: GraphQL on its own path, everything else through Express. */
+  app: RequestListener;
   /** The URL each subgraph is called at (supergraph URL unless overridden by config). */
   subgraphUrls: Record<string, string>;
   cache: CacheHandle;
@@ -182,13 +192,25 @@ export async function buildGateway(
     const report = await readiness();
     res.status(report.ready ? 200 : 503).json(report);
   });
-  // Sandbox is served at the root (what people open first); both paths answer GraphQL. The
-  // request path is declared, stage by stage, in pipeline.ts.
-  app.all(["/", "/graphql"], pipelineHandler(stages, { metrics: config.pipelineTiming ? metrics : undefined }));
   app.use(jsonErrorHandler(logger));
 
+  // Sandbox is served at the root (what people open first); both paths answer GraphQL, without
+  // Express. The request path is declared, stage by stage, in pipeline.ts.
+  const graphql = pipelineHandler(stages, { metrics: config.pipelineTiming ? metrics : undefined, trustProxy: config.trustProxy });
+  const listener: RequestListener = (req, res) => {
+    if (!GRAPHQL_PATHS.has(pathOf(req.url))) return void app(req, res);
+    graphql(req, res, (error) => {
+      if (res.headersSent) {
+        if (error) logger.error({ err: error }, "request failed after its answer began");
+        res.destroy();
+        return;
+      }
+      answerError(error ?? { status: 404 }, res, logger);
+    });
+  };
+
   return {
-    app,
+    app: listener,
     subgraphUrls,
     cache,
     metrics,

@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from "@apollo/server";
 import type { Viewer } from "@catalog/common";
-import type { Request, RequestHandler, Response } from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { GatewayContext } from "./context.ts";
 import type { Partner } from "./persisted/partners.ts";
 
@@ -47,6 +47,12 @@ export interface RequestState {
  */
 export type Phase = "head" | "body" | "operation";
 
+/** Plain node:http: the GraphQL path does not go through Express (pipeline.ts). */
+export type GatewayRequest = IncomingMessage & { body?: unknown };
+export type GatewayResponse = ServerResponse;
+/** A connect-style middleware (cors, body-parser) as node:http runs it. */
+export type Middleware = (req: GatewayRequest, res: GatewayResponse, next: (error?: unknown) => void) => void;
+
 /** A stage that answered the request: nothing after it runs. */
 export const ANSWERED = Symbol("answered");
 export type StageResult = void | typeof ANSWERED;
@@ -61,7 +67,7 @@ interface StageInfo {
 
 export interface HttpStage extends StageInfo {
   phase: "head" | "body";
-  run(req: Request, res: Response, state: RequestState): StageResult | Promise<StageResult>;
+  run(req: GatewayRequest, res: GatewayResponse, state: RequestState): StageResult | Promise<StageResult>;
 }
 
 export interface OperationStage extends StageInfo {
@@ -72,14 +78,14 @@ export interface OperationStage extends StageInfo {
 export type Stage = HttpStage | OperationStage;
 
 /**
- * Runs an Express middleware (cors, the body parser) as a stage: it continues when the middleware
- * calls next(), fails with what it passes to next(error), and counts as answered when it ends
- * the response itself (a CORS preflight).
+ * Runs a connect-style middleware (cors, the body parser) as a stage: it continues when the
+ * middleware calls next(), fails with what it passes to next(error), and counts as answered when
+ * it ends the response itself (a CORS preflight).
  */
-export function middlewareStage(handler: RequestHandler): HttpStage["run"] {
+export function middlewareStage(handler: Middleware): HttpStage["run"] {
   return (req, res) =>
     new Promise<StageResult>((resolve, reject) => {
-      void handler(req, res, (error?: unknown) => (error ? reject(error) : resolve()));
+      handler(req, res, (error?: unknown) => (error ? reject(error) : resolve()));
       if (res.writableEnded) resolve(ANSWERED);
     });
 }

@@ -11,6 +11,7 @@ import { listen, requestIdMiddleware, type Logger } from "@catalog/common";
 import { createMetrics, type GatewayMetrics } from "../src/metrics.ts";
 import { createRateLimiter, type Caller, type RateLimitConfig, type RateLimiter } from "../src/rate-limit.ts";
 import { pipelineHandler } from "../src/pipeline.ts";
+import type { GatewayRequest, RequestState } from "../src/stage.ts";
 import "../../test/support/provided.ts";
 
 /** What the gateway passes: commands fail fast instead of queueing while Redis is down. */
@@ -51,13 +52,13 @@ const servers: Array<{ close(): Promise<void> }> = [];
 /** An app like the gateway's: the caller is a user from a header (auth stand-in), else the client IP. */
 async function app(limiter: RateLimiter) {
   const calls = { count: 0 };
-  const callerOf = (req: express.Request): Caller => {
-    const user = req.header("x-test-user");
-    return user ? { kind: "user", id: user } : { kind: "ip", id: req.ip ?? "unknown" };
+  const callerOf = (state: RequestState, req: GatewayRequest): Caller => {
+    const user = req.headers["x-test-user"];
+    return typeof user === "string" ? { kind: "user", id: user } : { kind: "ip", id: state.clientIp };
   };
   const application = express();
   application.use(requestIdMiddleware);
-  application.use(pipelineHandler([{ name: "rate-limit", phase: "head", why: "under test", reads: [], writes: [], run: limiter.stage((_state, req) => callerOf(req)) }]));
+  application.use(pipelineHandler([{ name: "rate-limit", phase: "head", why: "under test", reads: [], writes: [], run: limiter.stage(callerOf) }]));
   application.get("/", (_req, res) => {
     calls.count += 1;
     res.json({ ok: true });

@@ -1,9 +1,8 @@
 import { ErrorCode, PARTNER_ROLE, sendError, signIdentity, type Logger, type Viewer } from "@catalog/common";
 import type { Redis } from "ioredis";
-import type { Request } from "express";
 import type { GatewayMetrics } from "../metrics.ts";
 import { createRateLimiter, sendRateLimited, type RateLimiter } from "../rate-limit.ts";
-import { ANSWERED, type HttpStage } from "../stage.ts";
+import { ANSWERED, type GatewayRequest, type HttpStage } from "../stage.ts";
 import type { PersistedOperationRegistry } from "./registry.ts";
 
 export const API_KEY_HEADER = "x-api-key";
@@ -178,9 +177,9 @@ interface GraphQLParams {
   extensions?: { persistedQuery?: { sha256Hash?: unknown } } & Record<string, unknown>;
 }
 
-function paramsOf(req: Request): GraphQLParams | undefined {
+function paramsOf(req: GatewayRequest): GraphQLParams | undefined {
   if (req.method === "GET") {
-    const search = new URL(req.originalUrl, "http://gateway").searchParams;
+    const search = new URL(req.url ?? "/", "http://gateway").searchParams;
     const json = (name: string) => {
       const value = search.get(name);
       if (value === null) return undefined;
@@ -228,7 +227,7 @@ export function persistedOnly(options: { registry: PersistedOperationRegistry; m
         // Apollo reads GET parameters from the URL, so the listed operation goes there.
         const search = new URLSearchParams({ query: listed.body, operationName: listed.name });
         if (params.variables !== undefined) search.set("variables", JSON.stringify(params.variables));
-        req.url = `${req.path}?${search}`;
+        req.url = `${new URL(req.url ?? "/", "http://gateway").pathname}?${search}`;
       } else {
         req.body = rewritten;
       }

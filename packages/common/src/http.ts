@@ -1,6 +1,6 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ErrorRequestHandler, Express, RequestHandler, Response } from "express";
+import type { ErrorRequestHandler, RequestHandler } from "express";
 import { requestIdFrom } from "./request-id.ts";
 import type { Logger } from "./logger.ts";
 
@@ -18,7 +18,7 @@ export interface ListenOptions {
 }
 
 /** Listens on `port` (0 picks a free one) on `host` and reports the address actually bound. */
-export function listen(app: Express, port: number, host = "127.0.0.1", options: ListenOptions = {}): Promise<RunningServer> {
+export function listen(app: RequestListener, port: number, host = "127.0.0.1", options: ListenOptions = {}): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     const server: Server = createServer(
       {
@@ -55,11 +55,19 @@ export const requestIdMiddleware: RequestHandler = (req, res, next) => {
 
 /**
  * A GraphQL-shaped error for a request refused before GraphQL runs (bad credentials, limits,
- * unreadable bodies), carrying the request id like every other error.
+ * unreadable bodies), carrying the request id like every other error: the one the response's
+ * `x-request-id` header already names. Plain node:http, so it serves Express apps and the
+ * gateway's own request path alike.
  */
-export function sendError(res: Response, status: number, code: string, message: string, extensions: Record<string, unknown> = {}): void {
-  const requestId = res.locals.requestId as string | undefined;
-  res.status(status).json({ errors: [{ message, extensions: { code, ...extensions, ...(requestId ? { requestId } : {}) } }] });
+export function sendError(res: ServerResponse, status: number, code: string, message: string, extensions: Record<string, unknown> = {}): void {
+  const requestId = res.getHeader("x-request-id");
+  const body = JSON.stringify({
+    errors: [{ message, extensions: { code, ...extensions, ...(typeof requestId === "string" ? { requestId } : {}) } }],
+  });
+  res.statusCode = status;
+  res.setHeader("content-type", "application/json; charset=utf-8");
+  res.setHeader("content-length", Buffer.byteLength(body));
+  res.end(body);
 }
 
 /**
@@ -70,19 +78,23 @@ export function sendError(res: Response, status: number, code: string, message: 
 export function jsonErrorHandler(logger: Logger): ErrorRequestHandler {
   return (error: { type?: string; status?: number }, _req, res, next) => {
     if (res.headersSent) return next(error);
-    const requestId = res.locals.requestId as string | undefined;
-    let status = 500;
-    let message = "Internal server error";
-    let code = "INTERNAL_SERVER_ERROR";
-    if (error.type === "entity.parse.failed") {
-      [status, message, code] = [400, "The request body is not valid JSON.", "BAD_REQUEST"];
-    } else if (error.type === "entity.too.large") {
-      [status, message, code] = [413, "The request body is too large.", "PAYLOAD_TOO_LARGE"];
-    } else if (typeof error.status === "number" && error.status >= 400 && error.status < 500) {
-      [status, message, code] = [error.status, "The request could not be read.", "BAD_REQUEST"];
-    } else {
-      logger.error({ err: error, requestId }, "unhandled HTTP error");
-    }
-    sendError(res, status, code, message);
+    answerError(error, res, logger);
   };
+}
+
+/** What `jsonErrorHandler` answers for an error thrown before GraphQL ran (without Express). */
+export function answerError(error: { type?: string; status?: number }, res: ServerResponse, logger: Logger): void {
+  let status = 500;
+  let message = "Internal server error";
+  let code = "INTERNAL_SERVER_ERROR";
+  if (error.type === "entity.parse.failed") {
+    [status, message, code] = [400, "The request body is not valid JSON.", "BAD_REQUEST"];
+  } else if (error.type === "entity.too.large") {
+    [status, message, code] = [413, "The request body is too large.", "PAYLOAD_TOO_LARGE"];
+  } else if (typeof error.status === "number" && error.status >= 400 && error.status < 500) {
+    [status, message, code] = [error.status, "The request could not be read.", "BAD_REQUEST"];
+  } else {
+    logger.error({ err: error, requestId: res.getHeader("x-request-id") }, "unhandled HTTP error");
+  }
+  sendError(res, status, code, message);
 }

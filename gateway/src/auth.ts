@@ -1,4 +1,4 @@
-import { ErrorCode, INTERNAL_HEADER_PREFIX, sendError, TokenError, type Logger, type TokenVerifier, type Viewer } from "@catalog/common";
+import { ErrorCode, INTERNAL_HEADER_PREFIX, sendError, TokenError, type Logger, type TokenVerifier, type Viewer } from "@catalog/common/edge";
 import type { GatewayMetrics } from "./metrics.ts";
 import { ANSWERED, type HttpStage } from "./stage.ts";
 

@@ -1,4 +1,4 @@
-import { sendError } from "@catalog/common";
+import { sendError } from "@catalog/common/edge";
 import { ANSWERED, type HttpStage } from "./stage.ts";
 
 /**

@@ -1,5 +1,5 @@
 import { InMemoryLRUCache, type KeyValueCache, type KeyValueCacheSetOptions } from "@apollo/utils.keyvaluecache";
-import { breakerFor, createRedisClient, redisConnected, type Logger } from "@catalog/common";
+import { breakerFor, createRedisClient, redisConnected, type Logger } from "@catalog/common/edge";
 import type { Redis } from "ioredis";
 
 const DEFAULT_TTL_SECONDS = 300;

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { loadAuthConfig, logLevel, MAX_REQUEST_DEADLINE_MS, parseEnv, port, REPO_ROOT, type AuthConfig } from "@catalog/common";
+import { loadAuthConfig, logLevel, MAX_REQUEST_DEADLINE_MS, parseEnv, port, REPO_ROOT, type AuthConfig } from "@catalog/common/edge";
 import { z } from "zod";
 import { DEFAULT_OPERATION_LIMITS as LIMITS, type OperationLimits } from "./operation-limits.ts";
 

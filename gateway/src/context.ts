@@ -1,4 +1,4 @@
-import type { RequestScoped } from "@catalog/common";
+import type { RequestScoped } from "@catalog/common/edge";
 import type { RequestState } from "./stage.ts";
 
 export interface GatewayContext extends RequestScoped {

@@ -1,5 +1,5 @@
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from "@apollo/gateway";
-import { ErrorCode, IDENTITY_HEADER, isPublicCode, type Logger } from "@catalog/common";
+import { ErrorCode, IDENTITY_HEADER, isPublicCode, type Logger } from "@catalog/common/edge";
 import { GraphQLError } from "graphql";
 import { Pool } from "undici";
 import type { GatewayContext } from "./context.ts";

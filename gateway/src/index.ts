@@ -1,4 +1,4 @@
-import { createLogger, listen } from "@catalog/common";
+import { createLogger, listen } from "@catalog/common/edge";
 import { loadGatewayConfig } from "./config.ts";
 import { buildGateway } from "./server.ts";
 

@@ -4,7 +4,7 @@ import {
   ApolloServerPluginUsageReportingDisabled,
 } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
-import { errorMaskingPlugin, inputGuardPlugin, requestIdFrom, sendError, type Logger, type TokenVerifier } from "@catalog/common";
+import { errorMaskingPlugin, inputGuardPlugin, requestIdFrom, sendError, type Logger, type TokenVerifier } from "@catalog/common/edge";
 import accepts from "accepts";
 import bodyParser from "body-parser";
 import cors from "cors";

@@ -1,4 +1,4 @@
-import { breakerFor, sendError, type Logger } from "@catalog/common";
+import { breakerFor, sendError, type Logger } from "@catalog/common/edge";
 import { ANSWERED, type GatewayRequest, type GatewayResponse, type HttpStage, type RequestState } from "./stage.ts";
 import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";

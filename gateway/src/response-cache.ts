@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { HeaderMap, type ApolloServerPlugin } from "@apollo/server";
-import type { Logger, ResponseCacheStore, Viewer } from "@catalog/common";
+import type { Logger, ResponseCacheStore, Viewer } from "@catalog/common/edge";
 import accepts from "accepts";
 import { print, type DocumentNode } from "graphql";
 import { responseTags } from "./cache-tags.ts";

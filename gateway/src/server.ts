@@ -12,7 +12,7 @@ import {
   type ListenOptions,
   type Logger,
   type ResponseCacheStore,
-} from "@catalog/common";
+} from "@catalog/common/edge";
 import express from "express";
 import { createCache, type CacheHandle } from "./cache.ts";
 import { subgraphEnvName, type GatewayConfig } from "./config.ts";

@@ -1,5 +1,5 @@
 import { HeaderMap, type ApolloServerPlugin } from "@apollo/server";
-import { ErrorCode } from "@catalog/common";
+import { ErrorCode } from "@catalog/common/edge";
 import { GraphQLError, Kind, type DocumentNode, type SelectionSetNode } from "graphql";
 import type { GatewayContext } from "./context.ts";
 import type { RateLimiter } from "./rate-limit.ts";

@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from "@apollo/server";
-import type { Viewer } from "@catalog/common";
+import type { Viewer } from "@catalog/common/edge";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { GatewayContext } from "./context.ts";
 import type { Partner } from "./persisted/partners.ts";

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { Supergraph } from "@apollo/federation-internals";
-import { REPO_ROOT } from "@catalog/common";
+import { REPO_ROOT } from "@catalog/common/edge";
 import { Kind, parse, print, validate, type DocumentNode, type GraphQLSchema } from "graphql";
 
 /** Apollo's persisted query manifest, as `@apollo/generate-persisted-query-manifest` writes it. */

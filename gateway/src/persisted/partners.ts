@@ -1,4 +1,4 @@
-import { ErrorCode, PARTNER_ROLE, sendError, signIdentity, type Logger, type Viewer } from "@catalog/common";
+import { ErrorCode, PARTNER_ROLE, sendError, signIdentity, type Logger, type Viewer } from "@catalog/common/edge";
 import type { Redis } from "ioredis";
 import type { GatewayMetrics } from "../metrics.ts";
 import { createRateLimiter, sendRateLimited, type RateLimiter } from "../rate-limit.ts";

@@ -1,7 +1,7 @@
 import { watch, type FSWatcher } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import type { Logger } from "@catalog/common";
+import type { Logger } from "@catalog/common/edge";
 import type { GraphQLSchema } from "graphql";
 import { checkManifest, ManifestError, type PersistedOperation } from "./manifest.ts";
 

@@ -1,10 +1,18 @@
-import { HeaderMap, type ApolloServer, type ApolloServerPlugin } from "@apollo/server";
+import type { ApolloServer, ApolloServerPlugin } from "@apollo/server";
 import {
   ApolloServerPluginLandingPageDisabled,
   ApolloServerPluginUsageReportingDisabled,
 } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
-import { errorMaskingPlugin, inputGuardPlugin, requestIdFrom, sendError, type Logger, type TokenVerifier } from "@catalog/common/edge";
+import {
+  errorMaskingPlugin,
+  executeGraphQLOverHttp,
+  inputGuardPlugin,
+  requestIdFrom,
+  sendError,
+  type Logger,
+  type TokenVerifier,
+} from "@catalog/common/edge";
 import accepts from "accepts";
 import bodyParser from "body-parser";
 import cors from "cors";
@@ -322,15 +330,7 @@ const acceptGuard: HttpStage["run"] = (req, res) => {
   return ANSWERED;
 };
 
-const searchOf = (url: string) => {
-  const start = url.indexOf("?");
-  return start === -1 ? "" : url.slice(start);
-};
-
-/**
- * Hands the request to Apollo Server (what @as-integrations/express5 does, on node:http, with the
- * request state as the context) and writes its answer.
- */
+/** Hands the request to Apollo Server, with the request state as its context. */
 async function executeGraphQL(
   apollo: ApolloServer<GatewayContext>,
   sign: PipelineParts["signIdentity"],
@@ -338,32 +338,17 @@ async function executeGraphQL(
   res: GatewayResponse,
   state: RequestState,
 ): Promise<typeof ANSWERED> {
-  const headers = new HeaderMap();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
-  }
   let identityToken: string | undefined;
-  const response = await apollo.executeHTTPGraphQLRequest({
-    httpGraphQLRequest: { method: (req.method ?? "GET").toUpperCase(), headers, search: searchOf(req.url ?? ""), body: req.body },
-    context: async () => ({
-      requestId: state.requestId,
-      viewer: state.viewer,
-      // Signed on the first subgraph call: refused operations never need it.
-      get identityToken() {
-        return (identityToken ??= sign(state.viewer));
-      },
-      clientIp: state.clientIp,
-      deadline: state.deadline,
-      state,
-    }),
-  });
-  for (const [name, value] of response.headers) res.setHeader(name, value);
-  res.statusCode = response.status ?? 200;
-  if (response.body.kind === "complete") {
-    res.end(response.body.string);
-    return ANSWERED;
-  }
-  for await (const chunk of response.body.asyncIterator) res.write(chunk);
-  res.end();
+  await executeGraphQLOverHttp(apollo, req, res, async () => ({
+    requestId: state.requestId,
+    viewer: state.viewer,
+    // Signed on the first subgraph call: refused operations never need it.
+    get identityToken() {
+      return (identityToken ??= sign(state.viewer));
+    },
+    clientIp: state.clientIp,
+    deadline: state.deadline,
+    state,
+  }));
   return ANSWERED;
 }

@@ -18,3 +18,4 @@ export * from "./auth/access-tokens.ts";
 export * from "./auth/internal-identity.ts";
 export * from "./redis.ts";
 export * from "./response-cache/store.ts";
+export * from "./graphql-http.ts";

@@ -26,3 +26,4 @@ export * from "./redis.ts";
 export * from "./response-cache/store.ts";
 export * from "./response-cache/invalidator.ts";
 export * from "./peer-client.ts";
+export * from "./graphql-http.ts";

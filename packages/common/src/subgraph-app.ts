@@ -1,16 +1,19 @@
+import type { RequestListener } from "node:http";
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import { ApolloServerPluginInlineTraceDisabled } from "@apollo/server/plugin/disabled";
-import { expressMiddleware } from "@as-integrations/express5";
+import bodyParser from "body-parser";
 import express, { type Express } from "express";
 import { buildSubgraphSchema } from "@apollo/subgraph";
 import type { DocumentNode, GraphQLFormattedError, GraphQLSchema } from "graphql";
 import { errorMaskingPlugin, type RequestScoped } from "./error-masking.ts";
 import type { Logger } from "./logger.ts";
 import type { SubgraphDeps } from "./bootstrap.ts";
-import { jsonErrorHandler, requestIdMiddleware } from "./http.ts";
+import { executeGraphQLOverHttp } from "./graphql-http.ts";
+import { answerError, jsonErrorHandler, requestIdMiddleware } from "./http.ts";
 import { inputGuardPlugin } from "./input-guard.ts";
 import { enforceAuthorization, type Policy } from "./auth/authorization.ts";
-import { requireGatewayIdentity, signIdentity } from "./auth/internal-identity.ts";
+import { admitGatewayRequest, gatewayIdentityVerifier, signIdentity } from "./auth/internal-identity.ts";
+import { requestIdFrom } from "./request-id.ts";
 import type { Viewer } from "./auth/viewer.ts";
 
 /** What a subgraph knows about the request it serves, all of it vouched for by the gateway. */
@@ -38,7 +41,8 @@ export interface SubgraphAppOptions<TContext extends RequestScoped> {
 }
 
 export interface SubgraphApp {
-  app: Express;
+  /** The HTTP request listener: /graphql on node:http, other routes through Express. */
+  app: RequestListener;
   apollo: ApolloServer<RequestScoped>;
   /** Runs an operation in-process with a fresh request context (what unit tests call). */
   execute(query: string, variables?: Record<string, unknown>, viewer?: Viewer | null): Promise<ExecutionResultLike>;
@@ -84,23 +88,33 @@ export async function createSubgraphApp<TContext extends RequestScoped>(
     }
   });
   options.routes?.(app);
-  app.use(
-    "/graphql",
-    // Before the body is even read: anything that did not come through the gateway stops here.
-    requireGatewayIdentity(options.internalSecrets),
-    express.json({ limit: "1mb" }),
-    expressMiddleware(apollo, {
-      context: async ({ res }) =>
-        options.context({
-          requestId: res.locals.requestId as string,
-          viewer: res.locals.viewer as Viewer | null,
-          identityToken: res.locals.identityToken as string,
-        }),
-    }),
-  );
   app.use(jsonErrorHandler(options.logger));
+
+  // GraphQL without Express (graphql-http.ts). Before the body is even read: anything that did
+  // not come through the gateway stops here.
+  const verify = gatewayIdentityVerifier(options.internalSecrets);
+  const parseJson = bodyParser.json({ limit: "1mb" });
+  const graphql: RequestListener = (req, res) => {
+    const requestId = requestIdFrom(req.headers["x-request-id"]);
+    res.setHeader("x-request-id", requestId);
+    const admitted = admitGatewayRequest(verify, req, res);
+    if (!admitted) return;
+    parseJson(req, res, (error?: unknown) => {
+      if (error) return answerError(error as { type?: string }, res, options.logger);
+      const context = async () => options.context({ requestId, ...admitted });
+      executeGraphQLOverHttp(apollo, req, res, context).catch((failure: unknown) => {
+        if (res.headersSent) return void res.destroy();
+        answerError(failure as { type?: string }, res, options.logger);
+      });
+    });
+  };
+  const listener: RequestListener = (req, res) => {
+    const path = (req.url ?? "/").split("?", 1)[0]!.toLowerCase();
+    if (path === "/graphql" || path === "/graphql/") return void graphql(req, res);
+    app(req, res);
+  };
   return {
-    app,
+    app: listener,
     apollo: apollo as unknown as ApolloServer<RequestScoped>,
     async execute(query, variables, viewer = null) {
       const requestId = `test-${Math.random().toString(36).slice(2)}`;

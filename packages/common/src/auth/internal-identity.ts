@@ -1,4 +1,5 @@
 import { createSecretKey, type KeyObject } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RequestHandler } from "express";
 import jwt from "jsonwebtoken";
 import { ErrorCode } from "../errors.ts";
@@ -115,40 +116,61 @@ export function verifyIdentity(secrets: readonly string[], token: string): Viewe
 }
 
 /**
- * Subgraph side: only requests signed by the gateway (or a peer subgraph forwarding the gateway's
- * token) reach GraphQL. Sets res.locals.viewer and res.locals.identityToken.
+ * Subgraph side: checks the gateway's identity header and returns the viewer it vouches for
+ * (null: anonymous); throws when the header is missing or not the gateway's.
  *
  * A token checked once is remembered until it expires (the gateway reuses one token per viewer,
  * so a subgraph sees few distinct ones): an HMAC check and claim parsing per call was a fixed
  * cost on every subgraph request. Only tokens that verified are remembered, bounded in number.
  */
-export function requireGatewayIdentity(secrets: readonly string[]): RequestHandler {
+export function gatewayIdentityVerifier(secrets: readonly string[]): (token: unknown) => Viewer | null {
   const verified = new Map<string, { viewer: Viewer | null; until: number }>();
-  return (req, res, next) => {
-    const token = req.headers[IDENTITY_HEADER];
-    let viewer: Viewer | null;
-    const known = typeof token === "string" ? verified.get(token) : undefined;
-    if (known && known.until > Date.now()) {
-      viewer = known.viewer;
-    } else {
-      try {
-        if (typeof token !== "string") throw new Error("missing identity header");
-        viewer = verifyIdentity(secrets, token);
-        const expires = (jwt.decode(token) as jwt.JwtPayload | null)?.exp;
-        if (typeof expires === "number") {
-          verified.delete(token);
-          verified.set(token, { viewer, until: expires * 1000 });
-          if (verified.size > VERIFIED_LIMIT) verified.delete(verified.keys().next().value!);
-        }
-      } catch {
-        sendError(res, 401, ErrorCode.UNAUTHENTICATED, "This service only accepts requests from the catalog gateway.");
-        return;
-      }
+  return (token) => {
+    if (typeof token !== "string") throw new Error("missing identity header");
+    const known = verified.get(token);
+    if (known && known.until > Date.now()) return known.viewer;
+    const viewer = verifyIdentity(secrets, token);
+    const expires = (jwt.decode(token) as jwt.JwtPayload | null)?.exp;
+    if (typeof expires === "number") {
+      verified.delete(token);
+      verified.set(token, { viewer, until: expires * 1000 });
+      if (verified.size > VERIFIED_LIMIT) verified.delete(verified.keys().next().value!);
     }
-    res.locals.viewer = viewer;
-    res.locals.identityToken = token;
-    next();
+    return viewer;
   };
 }
 
 const VERIFIED_LIMIT = 10_000;
+
+/**
+ * The viewer a request's identity header vouches for; undefined when it is not the gateway's,
+ * and then the request has been answered with 401.
+ */
+export function admitGatewayRequest(
+  verify: (token: unknown) => Viewer | null,
+  req: IncomingMessage,
+  res: ServerResponse,
+): { viewer: Viewer | null; identityToken: string } | undefined {
+  const identityToken = req.headers[IDENTITY_HEADER];
+  try {
+    return { viewer: verify(identityToken), identityToken: identityToken as string };
+  } catch {
+    sendError(res, 401, ErrorCode.UNAUTHENTICATED, "This service only accepts requests from the catalog gateway.");
+    return undefined;
+  }
+}
+
+/**
+ * Only requests signed by the gateway (or a peer subgraph forwarding the gateway's token) pass.
+ * Sets res.locals.viewer and res.locals.identityToken (Express routes of a subgraph).
+ */
+export function requireGatewayIdentity(secrets: readonly string[]): RequestHandler {
+  const verify = gatewayIdentityVerifier(secrets);
+  return (req, res, next) => {
+    const admitted = admitGatewayRequest(verify, req, res);
+    if (!admitted) return;
+    res.locals.viewer = admitted.viewer;
+    res.locals.identityToken = admitted.identityToken;
+    next();
+  };
+}

@@ -19,13 +19,19 @@ function findBadString(value: unknown, depth = 0): boolean {
   return false;
 }
 
+/** Apollo Server reuses the parsed document of a query text it has seen: each is walked once. */
+const checkedDocuments = new WeakMap<DocumentNode, boolean>();
+
 function documentHasBadString(document: DocumentNode): boolean {
+  const known = checkedDocuments.get(document);
+  if (known !== undefined) return known;
   let bad = false;
   visit(document, {
     [Kind.STRING](node) {
       if (!isStorableText(node.value)) bad = true;
     },
   });
+  checkedDocuments.set(document, bad);
   return bad;
 }
 

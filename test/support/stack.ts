@@ -167,7 +167,10 @@ export async function gql<T = Record<string, any>>(
   return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse<T>["body"] };
 }
 
-/** Counts the SQL statements each subgraph's Prisma client sends while `run` executes. */
+/**
+ * Counts the SQL statements each subgraph sends while `run` executes: Prisma's, and the hot reads
+ * that go straight to the driver (Database.read).
+ */
 export async function countStatements(stack: Stack, run: () => Promise<void>): Promise<Record<string, number>> {
   const counts: Record<string, number> = { users: 0, products: 0, orders: 0, inventory: 0 };
   const listeners = Object.entries(stack.prisma).map(([name, client]) => {
@@ -175,7 +178,13 @@ export async function countStatements(stack: Stack, run: () => Promise<void>): P
     (client as { $on(event: "query", cb: () => void): void }).$on("query", () => {
       if (active) counts[name]!++;
     });
-    return () => (active = false);
+    const stopReads = stack.subgraphs[name as keyof Stack["subgraphs"]].db.onRead(() => {
+      counts[name]!++;
+    });
+    return () => {
+      active = false;
+      stopReads();
+    };
   });
   await run();
   for (const stop of listeners) stop();

@@ -17,7 +17,29 @@ export interface Database extends SqlRunner {
   /** Where the data lives, safe to log (no password). */
   location: string;
   adapter: SqlDriverAdapterFactory;
+  /**
+   * A hot read, straight to the driver: one statement, parameters as `$1..$n`, the rows as the
+   * driver types them (numeric as string, timestamptz as Date). For the reads every listing makes,
+   * where Prisma's client cost several times the driver's CPU per call (0.85 vs 0.21 ms for the
+   * same raw statement, `$queryRaw` vs `pg`); its own pool, as large as Prisma's.
+   */
+  read<T>(sql: string, params: unknown[]): Promise<T[]>;
+  /** Runs for every `read` (the SQL-count tests count them with Prisma's statements). */
+  onRead(listener: (sql: string) => void): () => void;
   close(): Promise<void>;
+}
+
+function readListeners() {
+  const listeners = new Set<(sql: string) => void>();
+  return {
+    emit(sql: string) {
+      for (const listener of listeners) listener(sql);
+    },
+    onRead(listener: (sql: string) => void) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+  };
 }
 
 function redactUrl(url: string): string {
@@ -67,13 +89,22 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
   // Raw statements (migrations, seeding, health checks) use their own small pool; Prisma's adapter
   // keeps its own, so neither can starve the other.
   const pool = new pg.Pool({ connectionString: url, max: 4 });
-  pool.on("error", () => {
-    // An idle client lost its connection; the pool replaces it on next use.
-  });
+  const reads = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+  for (const each of [pool, reads]) {
+    each.on("error", () => {
+      // An idle client lost its connection; the pool replaces it on next use.
+    });
+  }
+  const listeners = readListeners();
   return {
     kind: "postgres",
     location: redactUrl(url),
     adapter: new PrismaPg({ connectionString: url, max: options.poolSize ?? 10 }),
+    async read<T>(sql: string, params: unknown[]) {
+      listeners.emit(sql);
+      return (await reads.query(sql, params)).rows as T[];
+    },
+    onRead: listeners.onRead,
     async exec(sql) {
       await pool.query(sql);
     },
@@ -87,7 +118,7 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
       return { rows: last?.rows ?? [], rowCount: last?.rowCount ?? 0 };
     },
     async close() {
-      await pool.end();
+      await Promise.all([pool.end(), reads.end()]);
     },
   };
 }
@@ -102,10 +133,16 @@ export async function openEmbedded(dataDir: string | undefined, options: { fresh
     await mkdir(dataDir, { recursive: true });
   }
   const lite = await PGlite.create(dataDir ? { dataDir } : {});
+  const listeners = readListeners();
   return {
     kind: "embedded",
     location: dataDir ?? "memory",
     adapter: new PrismaPGlite(lite) as unknown as SqlDriverAdapterFactory,
+    async read<T>(sql: string, params: unknown[]) {
+      listeners.emit(sql);
+      return (await lite.query<T>(sql, params)).rows;
+    },
+    onRead: listeners.onRead,
     async exec(sql) {
       await lite.exec(sql);
     },

@@ -19,7 +19,7 @@ export function createContext(deps: SubgraphDeps<InventoryPrisma>, request: Subg
     requestId,
     viewer,
     prisma,
-    loaders: createLoaders(prisma),
+    loaders: createLoaders(prisma, deps.db),
     logger: logger.child({ requestId }),
     cache: deps.cache,
     products: productDirectory(() => deps.peers("products"), request),

@@ -1,9 +1,11 @@
-import type { CacheInvalidator, Logger, RequestScoped, SubgraphDeps, SubgraphRequest } from "@catalog/common";
+import type { CacheInvalidator, Database, Logger, RequestScoped, SubgraphDeps, SubgraphRequest } from "@catalog/common";
 import { createLoaders, type Loaders } from "./loaders.ts";
 import type { ProductsPrisma } from "./prisma.ts";
 
 export interface Context extends RequestScoped {
   prisma: ProductsPrisma;
+  /** Hot reads straight to the driver (listings, summaries). */
+  db: Database;
   loaders: Loaders;
   logger: Logger;
   /** Purges cached responses that show what a mutation changed (tags such as `Product:<id>`). */
@@ -13,5 +15,5 @@ export interface Context extends RequestScoped {
 export function createContext(deps: SubgraphDeps<ProductsPrisma>, request: SubgraphRequest): Context {
   const { requestId, viewer } = request;
   const { prisma, logger } = deps;
-  return { requestId, viewer, prisma, loaders: createLoaders(prisma), logger: logger.child({ requestId }), cache: deps.cache };
+  return { requestId, viewer, prisma, db: deps.db, loaders: createLoaders(prisma, deps.db), logger: logger.child({ requestId }), cache: deps.cache };
 }

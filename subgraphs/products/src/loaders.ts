@@ -1,4 +1,4 @@
-import { batchTopPerParent, groupedInKeyOrder, inKeyOrder, newestPerParent, topKey, type TopKey } from "@catalog/common";
+import { batchTopPerParent, groupedInKeyOrder, inKeyOrder, newestPerParent, topKey, type Database, type TopKey } from "@catalog/common";
 import DataLoader from "dataloader";
 import type { Category, Product, ProductsPrisma, Review } from "./prisma.ts";
 
@@ -21,7 +21,7 @@ export interface Loaders {
 }
 
 /** Per request. Each loader turns one tick's worth of lookups into one SQL statement. */
-export function createLoaders(prisma: ProductsPrisma): Loaders {
+export function createLoaders(prisma: ProductsPrisma, db: Database): Loaders {
   const productById = new DataLoader<string, Product | null>(async (ids) => {
     const rows = await prisma.product.findMany({ where: { id: { in: [...ids] } } });
     for (const row of rows) productBySku.prime(row.sku, row);
@@ -57,11 +57,13 @@ export function createLoaders(prisma: ProductsPrisma): Loaders {
         ),
       { cacheKeyFn: topKey },
     ),
-    // Asked for by every product of a listing: one raw statement, past Prisma's query compiler.
+    // Asked for by every product of a listing: one statement straight to the driver, past Prisma.
     reviewSummary: new DataLoader(async (productIds) => {
-      const rows = await prisma.$queryRaw<{ productId: string; count: number; average: number | null }[]>`
-        SELECT product_id::text AS "productId", count(*)::int AS count, avg(rating)::float8 AS average
-        FROM reviews WHERE product_id = ANY(${[...productIds]}::uuid[]) GROUP BY product_id`;
+      const rows = await db.read<{ productId: string; count: number; average: number | null }>(
+        `SELECT product_id::text AS "productId", count(*)::int AS count, avg(rating)::float8 AS average
+         FROM reviews WHERE product_id = ANY($1::uuid[]) GROUP BY product_id`,
+        [[...productIds]],
+      );
       const byId = new Map(rows.map((row) => [row.productId, row]));
       return productIds.map((id) => {
         const row = byId.get(id);

@@ -21,7 +21,7 @@ export interface Database extends SqlRunner {
    * A hot read, straight to the driver: one statement, parameters as `$1..$n`, the rows as the
    * driver types them (numeric as string, timestamptz as Date). For the reads every listing makes,
    * where Prisma's client cost several times the driver's CPU per call (0.85 vs 0.21 ms for the
-   * same raw statement, `$queryRaw` vs `pg`); its own pool, as large as Prisma's.
+   * same raw statement, `$queryRaw` vs `pg`); on the same pool as Prisma's.
    */
   read<T>(sql: string, params: unknown[]): Promise<T[]>;
   /** Runs for every `read` (the SQL-count tests count them with Prisma's statements). */
@@ -89,6 +89,7 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
   // Raw statements (migrations, seeding, health checks) use their own small pool; Prisma's adapter
   // keeps its own, so neither can starve the other.
   const pool = new pg.Pool({ connectionString: url, max: 4 });
+  // Prisma's adapter and the hot reads share one pool: reads add no connections.
   const reads = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
   for (const each of [pool, reads]) {
     each.on("error", () => {
@@ -99,7 +100,7 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
   return {
     kind: "postgres",
     location: redactUrl(url),
-    adapter: new PrismaPg({ connectionString: url, max: options.poolSize ?? 10 }),
+    adapter: new PrismaPg(reads),
     async read<T>(sql: string, params: unknown[]) {
       listeners.emit(sql);
       return (await reads.query(sql, params)).rows as T[];

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdir, rm } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
@@ -27,6 +28,16 @@ export interface Database extends SqlRunner {
   /** Runs for every `read` (the SQL-count tests count them with Prisma's statements). */
   onRead(listener: (sql: string) => void): () => void;
   close(): Promise<void>;
+}
+
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `r_${createHash("sha1").update(sql).digest("hex").slice(0, 20)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
 }
 
 function readListeners() {
@@ -103,7 +114,9 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
     adapter: new PrismaPg(reads),
     async read<T>(sql: string, params: unknown[]) {
       listeners.emit(sql);
-      return (await reads.query(sql, params)).rows as T[];
+      // A named statement: each connection parses and plans it once, then only binds values.
+      // Names follow the text, so a statement's name never changes meaning; reads have few shapes.
+      return (await reads.query({ name: statementName(sql), text: sql, values: params })).rows as T[];
     },
     onRead: listeners.onRead,
     async exec(sql) {

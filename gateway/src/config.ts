@@ -18,6 +18,8 @@ const schema = z.object({
   APQ_TTL_SECONDS: z.coerce.number().int().min(1).default(86_400),
   RESPONSE_CACHE_ENABLED: z.enum(["true", "false", "1", "0"]).default("true").transform((v) => v === "true" || v === "1"),
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** The largest subgraph answer the gateway reads; past it the call fails, read no further. */
+  SUBGRAPH_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1_024).default(10_485_760),
   /** Identical subgraph calls for the same viewer, in flight at once, made once (queries only). */
   SUBGRAPH_DEDUPE: z.enum(["true", "false", "1", "0"]).default("true").transform((v) => v === "true" || v === "1"),
   /** Time each request-pipeline stage into gateway_pipeline_stage_seconds (off: no cost). */
@@ -70,6 +72,7 @@ export interface GatewayConfig {
   /** Whole-response cache for queries, by @cacheControl hints; purged by subgraphs on change. */
   responseCacheEnabled: boolean;
   subgraphTimeoutMs: number;
+  subgraphMaxResponseBytes: number;
   subgraphDedupe: boolean;
   pipelineTiming: boolean;
   corsOrigins: string[];
@@ -129,6 +132,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     apqTtlSeconds: parsed.APQ_TTL_SECONDS,
     responseCacheEnabled: parsed.RESPONSE_CACHE_ENABLED,
     subgraphTimeoutMs: parsed.SUBGRAPH_TIMEOUT_MS,
+    subgraphMaxResponseBytes: parsed.SUBGRAPH_MAX_RESPONSE_BYTES,
     subgraphDedupe: parsed.SUBGRAPH_DEDUPE,
     pipelineTiming: parsed.PIPELINE_TIMING,
     corsOrigins: parsed.CORS_ORIGINS

@@ -10,6 +10,13 @@ type GatewayGraphQLResponse = Awaited<ReturnType<GraphQLDataSource["process"]>>;
 /** undici's own errors for a call that ran out of time or was cut off by the request's deadline. */
 const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_ABORTED", "UND_ERR_CONNECT_TIMEOUT"]);
 
+/** An answer past SUBGRAPH_MAX_RESPONSE_BYTES (read so far, or declared by Content-Length). */
+class ResponseTooLarge extends Error {
+  constructor(readonly bytes: number) {
+    super(`subgraph answer of at least ${bytes} bytes`);
+  }
+}
+
 /** A subgraph's answer as read off the wire; shared by every caller of a de-duplicated call. */
 interface Answer {
   status: number;
@@ -66,9 +73,20 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   private readonly logger: Logger;
   private readonly dedupe: boolean;
   private readonly metrics: GatewayMetrics | undefined;
+  private readonly maxResponseBytes: number;
 
-  constructor(options: { subgraph: string; url: string; timeoutMs: number; logger: Logger; dedupe: boolean; metrics?: GatewayMetrics }) {
+  constructor(options: {
+    subgraph: string;
+    url: string;
+    timeoutMs: number;
+    /** Past this many bytes an answer is not read further and the call fails (default 10 MiB). */
+    maxResponseBytes?: number;
+    logger: Logger;
+    dedupe: boolean;
+    metrics?: GatewayMetrics;
+  }) {
     const { url, timeoutMs } = options;
+    this.maxResponseBytes = options.maxResponseBytes ?? 10 * 1024 * 1024;
     this.subgraph = options.subgraph;
     this.logger = options.logger;
     this.dedupe = options.dedupe;
@@ -128,13 +146,35 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     return parsed as GatewayGraphQLResponse;
   }
 
+  /**
+   * One call. The answer is read chunk by chunk up to maxResponseBytes: past it (or when its
+   * Content-Length already says so) the connection is dropped and nothing more is read, so a
+   * runaway subgraph costs the gateway a bounded amount of memory.
+   */
   private async send(headers: Record<string, string>, body: string, signal: AbortSignal | undefined): Promise<Answer> {
     const response = await this.pool.request({ path: this.path, method: "POST", headers, body, ...(signal ? { signal } : {}) });
+    const declared = Number(header(response.headers, "content-length") ?? Number.NaN);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    // Dropping the body ends in an abort error on the stream: expected, not to be reported.
+    const drop = () => response.body.on("error", () => {}).destroy();
+    if (declared > this.maxResponseBytes) {
+      drop();
+      throw new ResponseTooLarge(declared);
+    }
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > this.maxResponseBytes) {
+        drop();
+        throw new ResponseTooLarge(size);
+      }
+      chunks.push(chunk);
+    }
     return {
       status: response.statusCode,
       contentType: header(response.headers, "content-type"),
       cacheControl: header(response.headers, "cache-control"),
-      text: await response.body.text(),
+      text: Buffer.concat(chunks, size).toString("utf8"),
     };
   }
 
@@ -176,6 +216,12 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
    * URL or the network error text (which would disclose internal addresses).
    */
   private networkError(error: Error): Error {
+    if (error instanceof ResponseTooLarge) {
+      this.logger.error({ subgraph: this.subgraph, bytes: error.bytes, limit: this.maxResponseBytes }, "subgraph answer larger than allowed");
+      return new GraphQLError(`The ${this.subgraph} service answered with more data than the gateway accepts.`, {
+        extensions: { code: ErrorCode.SUBGRAPH_RESPONSE_TOO_LARGE },
+      });
+    }
     const code = (error as { code?: unknown }).code;
     if (error.name === "TimeoutError" || error.name === "AbortError" || (typeof code === "string" && TIMEOUT_CODES.has(code))) {
       return new GraphQLError(`The ${this.subgraph} service did not answer in time.`, {

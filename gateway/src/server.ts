@@ -93,6 +93,7 @@ export async function buildGateway(
         subgraph: name,
         url: target,
         timeoutMs: config.subgraphTimeoutMs,
+        maxResponseBytes: config.subgraphMaxResponseBytes,
         logger,
         dedupe: config.subgraphDedupe,
         metrics,

@@ -17,6 +17,8 @@ export const ErrorCode = {
   RATE_LIMITED: "RATE_LIMITED",
   /** A subgraph, or the request as a whole, ran past its deadline. */
   GATEWAY_TIMEOUT: "GATEWAY_TIMEOUT",
+  /** A subgraph answered with more bytes than the gateway accepts (SUBGRAPH_MAX_RESPONSE_BYTES). */
+  SUBGRAPH_RESPONSE_TOO_LARGE: "SUBGRAPH_RESPONSE_TOO_LARGE",
   INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
   /** Selling (docs/decisions/0009): an order's status cannot change that way, or not by this caller. */
   INVALID_STATUS_TRANSITION: "INVALID_STATUS_TRANSITION",

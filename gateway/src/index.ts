@@ -14,8 +14,11 @@ try {
   const gateway = await buildGateway(config, logger);
   const server = await listen(gateway.app, config.port, config.host, gateway.listenOptions);
   logger.info({ url: server.url, subgraphs: gateway.subgraphUrls, cache: gateway.cache.kind }, "gateway listening");
+  // Rolling restarts: stop accepting, let requests in flight finish (none outlives its deadline),
+  // then close the gateway's pools and connections.
   const shutdown = async () => {
-    await server.close();
+    logger.info("shutting down: finishing requests in flight");
+    await server.drain(config.requestTimeoutMs + 1_000);
     await gateway.stop();
     process.exit(0);
   };

@@ -7,7 +7,13 @@ import type { Logger } from "./logger.ts";
 export interface RunningServer {
   url: string;
   port: number;
+  /** Stops at once: open connections are cut (tests, failed starts). */
   close(): Promise<void>;
+  /**
+   * Graceful stop (SIGTERM): no new connections; requests in flight finish and their connections
+   * close after the answer; whatever still runs after `graceMs` is cut.
+   */
+  drain(graceMs: number): Promise<void>;
 }
 
 export interface ListenOptions {
@@ -27,6 +33,15 @@ export function listen(app: RequestListener, port: number, host = "127.0.0.1", o
       },
       app,
     );
+    // Answers in flight when a drain starts, and requests that still arrive on kept-alive
+    // connections during it, end with `Connection: close`.
+    let draining = false;
+    const inFlight = new Set<ServerResponse>();
+    server.on("request", (_req, res: ServerResponse) => {
+      if (draining && !res.headersSent) res.setHeader("connection", "close");
+      inFlight.add(res);
+      res.once("close", () => inFlight.delete(res));
+    });
     server.listen(port, host);
     server.once("error", reject);
     server.once("listening", () => {
@@ -39,6 +54,18 @@ export function listen(app: RequestListener, port: number, host = "127.0.0.1", o
           new Promise<void>((done, fail) => {
             server.close((error) => (error ? fail(error) : done()));
             server.closeAllConnections();
+          }),
+        drain: (graceMs) =>
+          new Promise<void>((done) => {
+            draining = true;
+            for (const res of inFlight) if (!res.headersSent) res.setHeader("connection", "close");
+            const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+            cut.unref();
+            server.close(() => {
+              clearTimeout(cut);
+              done();
+            });
+            server.closeIdleConnections();
           }),
       });
     });

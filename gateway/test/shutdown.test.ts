@@ -1,0 +1,90 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import path from "node:path";
+import { REPO_ROOT } from "@catalog/common";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TEST_AUTH_ENV } from "../../test/support/auth.ts";
+import { startFaultProxy } from "../../test/support/fault-proxy.ts";
+import { createCategoryTree, createProduct } from "../../test/support/fixtures.ts";
+import { eventually } from "../../test/support/selling.ts";
+import { startStack, type Stack } from "../../test/support/stack.ts";
+
+let stack: Stack;
+let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
+beforeAll(async () => {
+  stack = await startStack();
+  proxy = await startFaultProxy(() => `${stack.subgraphs.products.url}/graphql`);
+});
+afterAll(async () => {
+  proxy?.release();
+  await proxy?.close();
+  await stack?.close();
+});
+
+/** The gateway as production runs it: its own process, its own entry point. */
+async function startGatewayProcess() {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "gateway/src/index.ts")], {
+    env: {
+      ...process.env,
+      ...TEST_AUTH_ENV,
+      NODE_ENV: "test",
+      PORT: "0",
+      LOG_LEVEL: "info",
+      RESPONSE_CACHE_ENABLED: "false",
+      RATE_LIMIT_ENABLED: "false",
+      USERS_SUBGRAPH_URL: `${stack.subgraphs.users.url}/graphql`,
+      PRODUCTS_SUBGRAPH_URL: proxy.url,
+      ORDERS_SUBGRAPH_URL: `${stack.subgraphs.orders.url}/graphql`,
+      INVENTORY_SUBGRAPH_URL: `${stack.subgraphs.inventory.url}/graphql`,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stderr.on("data", (chunk) => (output += chunk));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk;
+      const listening = /"url":"(http:\/\/[^"]+)"[^\n]*gateway listening/.exec(output);
+      if (listening) resolve(listening[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`gateway exited (${code}) before listening:\n${output}`)));
+  });
+  return { child, url, exited: once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]> };
+}
+
+describe("SIGTERM", () => {
+  it("stops taking connections, answers every request in flight, then exits 0", async () => {
+    const { leaf } = await createCategoryTree(stack.prisma.products);
+    const products = await Promise.all([1, 2, 3].map(() => createProduct(stack.prisma.products, { categoryId: leaf.id })));
+    const gateway = await startGatewayProcess();
+    try {
+      proxy.setMode("hold");
+      const received = proxy.received;
+      // Three different queries (nothing shared), each held at the products subgraph.
+      const inFlight = products.map((product) =>
+        fetch(`${gateway.url}/graphql`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ query: `query ($id: ID!) { product(id: $id) { id name } }`, variables: { id: product.id } }),
+        }),
+      );
+      await eventually(async () => expect(proxy.received - received).toBe(3));
+
+      gateway.child.kill("SIGTERM");
+      // No new connections once it is draining.
+      await eventually(async () => {
+        await expect(fetch(`${gateway.url}/health`)).rejects.toThrow();
+      });
+      proxy.release();
+      const answers = await Promise.all(inFlight);
+      const bodies = await Promise.all(answers.map((answer) => answer.json()));
+      expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200]);
+      expect(bodies).toEqual(products.map((product) => ({ data: { product: { id: product.id, name: product.name } } })));
+      expect(await gateway.exited).toEqual([0, null]);
+    } finally {
+      proxy.setMode("pass");
+      proxy.release();
+      if (gateway.child.exitCode === null) gateway.child.kill("SIGKILL");
+    }
+  });
+});

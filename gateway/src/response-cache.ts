@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { HeaderMap, type ApolloServerPlugin } from "@apollo/server";
-import type { Logger, ResponseCacheStore, Viewer } from "@catalog/common/edge";
+import { rememberBounded, type Logger, type ResponseCacheStore, type Viewer } from "@catalog/common/edge";
 import accepts from "accepts";
 import { print, type DocumentNode } from "graphql";
 import { responseTags } from "./cache-tags.ts";
@@ -112,9 +112,7 @@ export function createResponseCache(options: {
   const known = new Map<string, string>();
   const remember = (textHash: string, operationName: string, docHash: string) => {
     const key = `${textHash}:${operationName}`;
-    if (known.has(key)) return;
-    known.set(key, docHash);
-    if (known.size > KNOWN_DOCUMENTS_LIMIT) known.delete(known.keys().next().value!);
+    if (!known.has(key)) rememberBounded(known, key, docHash, KNOWN_DOCUMENTS_LIMIT);
   };
   const baseKey = (docHash: string, operationName: string, variablesJson: string) =>
     createHash("sha256")

@@ -3,6 +3,7 @@ import { ApolloServer } from "@apollo/server";
 import type { RequestListener } from "node:http";
 import {
   answerError,
+  routeOf,
   createTokenVerifier,
   identitySigner,
   jsonErrorHandler,
@@ -32,10 +33,6 @@ import { loadSupergraph } from "./supergraph.ts";
 
 /** Express' default matching for `/` and `/graphql`: case-insensitive, an optional trailing slash. */
 const GRAPHQL_PATHS = new Set(["/", "/graphql", "/graphql/"]);
-const pathOf = (url: string | undefined) => {
-  const path = (url ?? "/").split("?", 1)[0]!;
-  return path.toLowerCase();
-};
 
 export interface Gateway {
   /** The HTTP request listener: GraphQL on its own path, everything else through Express. */
@@ -199,15 +196,9 @@ export async function buildGateway(
   // Express. The request path is declared, stage by stage, in pipeline.ts.
   const graphql = pipelineHandler(stages, { metrics: config.pipelineTiming ? metrics : undefined, trustProxy: config.trustProxy });
   const listener: RequestListener = (req, res) => {
-    if (!GRAPHQL_PATHS.has(pathOf(req.url))) return void app(req, res);
-    graphql(req, res, (error) => {
-      if (res.headersSent) {
-        if (error) logger.error({ err: error }, "request failed after its answer began");
-        res.destroy();
-        return;
-      }
-      answerError(error ?? { status: 404 }, res, logger);
-    });
+    if (!GRAPHQL_PATHS.has(routeOf(req.url))) return void app(req, res);
+    // Only reached on an error: the last stage always answers.
+    graphql(req, res, (error) => answerError(error ?? { status: 404 }, res, logger));
   };
 
   return {

@@ -1,4 +1,4 @@
-import { ErrorCode, PARTNER_ROLE, sendError, signIdentity, type Logger, type Viewer } from "@catalog/common/edge";
+import { ErrorCode, PARTNER_ROLE, rememberBounded, sendError, signIdentity, type Logger, type Viewer } from "@catalog/common/edge";
 import type { Redis } from "ioredis";
 import type { GatewayMetrics } from "../metrics.ts";
 import { createRateLimiter, sendRateLimited, type RateLimiter } from "../rate-limit.ts";
@@ -35,10 +35,7 @@ function partnerDirectory(options: { resolveUrl: string; internalSecret: string;
   const unknown = new Map<string, number>();
   const inflight = new Map<string, Promise<Partner | null>>();
   const remember = <V>(cache: Map<string, V>, key: string, value: V) => {
-    if (options.cacheSeconds === 0) return;
-    cache.delete(key);
-    cache.set(key, value);
-    if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+    if (options.cacheSeconds > 0) rememberBounded(cache, key, value, CACHE_LIMIT);
   };
   const lookup = async (key: string, requestId: string): Promise<Partner | null> => {
     const response = await fetch(endpoint, {

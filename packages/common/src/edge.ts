@@ -19,3 +19,4 @@ export * from "./auth/internal-identity.ts";
 export * from "./redis.ts";
 export * from "./response-cache/store.ts";
 export * from "./graphql-http.ts";
+export * from "./bounded-map.ts";

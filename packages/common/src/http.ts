@@ -109,8 +109,19 @@ export function jsonErrorHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
+/** A request's path, lower-cased and without its query: how Express matches routes by default. */
+export function routeOf(url: string | undefined): string {
+  return (url ?? "/").split("?", 1)[0]!.toLowerCase();
+}
+
 /** What `jsonErrorHandler` answers for an error thrown before GraphQL ran (without Express). */
 export function answerError(error: { type?: string; status?: number }, res: ServerResponse, logger: Logger): void {
+  if (res.headersSent) {
+    // Too late for an error body: the client sees the connection end.
+    logger.error({ err: error, requestId: res.getHeader("x-request-id") }, "request failed after its answer began");
+    res.destroy();
+    return;
+  }
   let status = 500;
   let message = "Internal server error";
   let code = "INTERNAL_SERVER_ERROR";

@@ -27,3 +27,4 @@ export * from "./response-cache/store.ts";
 export * from "./response-cache/invalidator.ts";
 export * from "./peer-client.ts";
 export * from "./graphql-http.ts";
+export * from "./bounded-map.ts";

@@ -9,7 +9,7 @@ import { errorMaskingPlugin, type RequestScoped } from "./error-masking.ts";
 import type { Logger } from "./logger.ts";
 import type { SubgraphDeps } from "./bootstrap.ts";
 import { executeGraphQLOverHttp } from "./graphql-http.ts";
-import { answerError, jsonErrorHandler, requestIdMiddleware } from "./http.ts";
+import { answerError, jsonErrorHandler, requestIdMiddleware, routeOf } from "./http.ts";
 import { inputGuardPlugin } from "./input-guard.ts";
 import { enforceAuthorization, type Policy } from "./auth/authorization.ts";
 import { admitGatewayRequest, gatewayIdentityVerifier, signIdentity } from "./auth/internal-identity.ts";
@@ -102,14 +102,11 @@ export async function createSubgraphApp<TContext extends RequestScoped>(
     parseJson(req, res, (error?: unknown) => {
       if (error) return answerError(error as { type?: string }, res, options.logger);
       const context = async () => options.context({ requestId, ...admitted });
-      executeGraphQLOverHttp(apollo, req, res, context).catch((failure: unknown) => {
-        if (res.headersSent) return void res.destroy();
-        answerError(failure as { type?: string }, res, options.logger);
-      });
+      executeGraphQLOverHttp(apollo, req, res, context).catch((failure: unknown) => answerError(failure as { type?: string }, res, options.logger));
     });
   };
   const listener: RequestListener = (req, res) => {
-    const path = (req.url ?? "/").split("?", 1)[0]!.toLowerCase();
+    const path = routeOf(req.url);
     if (path === "/graphql" || path === "/graphql/") return void graphql(req, res);
     app(req, res);
   };

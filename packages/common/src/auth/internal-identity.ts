@@ -2,6 +2,7 @@ import { createSecretKey, type KeyObject } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RequestHandler } from "express";
 import jwt from "jsonwebtoken";
+import { rememberBounded } from "../bounded-map.ts";
 import { ErrorCode } from "../errors.ts";
 import { sendError } from "../http.ts";
 import { isUuid } from "../ids.ts";
@@ -67,11 +68,7 @@ export function identitySigner(secret: string, minRemainingMs: number): (viewer:
     const hit = signed.get(key);
     if (hit && hit.until > now) return hit.token;
     const token = signIdentity(secret, viewer);
-    if (reuseMs > 0) {
-      signed.delete(key);
-      signed.set(key, { token, until: now + reuseMs });
-      if (signed.size > SIGNED_LIMIT) signed.delete(signed.keys().next().value!);
-    }
+    if (reuseMs > 0) rememberBounded(signed, key, { token, until: now + reuseMs }, SIGNED_LIMIT);
     return token;
   };
 }
@@ -131,11 +128,7 @@ export function gatewayIdentityVerifier(secrets: readonly string[]): (token: unk
     if (known && known.until > Date.now()) return known.viewer;
     const viewer = verifyIdentity(secrets, token);
     const expires = (jwt.decode(token) as jwt.JwtPayload | null)?.exp;
-    if (typeof expires === "number") {
-      verified.delete(token);
-      verified.set(token, { viewer, until: expires * 1000 });
-      if (verified.size > VERIFIED_LIMIT) verified.delete(verified.keys().next().value!);
-    }
+    if (typeof expires === "number") rememberBounded(verified, token, { viewer, until: expires * 1000 }, VERIFIED_LIMIT);
     return viewer;
   };
 }

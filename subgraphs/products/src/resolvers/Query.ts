@@ -54,6 +54,13 @@ class Conditions {
   add(condition: string): void {
     this.parts.push(condition);
   }
+  /** The same conditions, to extend without changing these (a page of the filtered list). */
+  copy(): Conditions {
+    const copy = new Conditions();
+    copy.parts.push(...this.parts);
+    copy.params.push(...this.params);
+    return copy;
+  }
   get sql(): string {
     return this.parts.length ? `WHERE ${this.parts.join(" AND ")}` : "";
   }
@@ -120,9 +127,7 @@ export const Query = {
     const after = decodeCursor(args.after, cursorKind, 2);
     const where = await productWhere(args, ctx);
 
-    const page = new Conditions();
-    page.parts.push(...where.parts);
-    page.params.push(...where.params);
+    const page = where.copy();
     if (after) {
       const [rawValue, lastId] = after as [string, string];
       const value = typeof rawValue === "string" ? ordering.parse(rawValue) : undefined;

@@ -88,3 +88,57 @@ describe("batching", () => {
     console.info(`SQL statements per subgraph for the deep query (10 and 50 orders): ${JSON.stringify(fifty.counts)}`);
   });
 });
+
+describe("listing with review summaries", () => {
+  it("reads the page and its review summaries in one statement, with the same figures the per-product loader gives", async () => {
+    const { products, users } = stack.prisma;
+    const { leaf } = await createCategoryTree(products);
+    const authors = await Promise.all(Array.from({ length: 3 }, () => createUser(users)));
+    const catalog = [];
+    for (let i = 0; i < 5; i++) {
+      catalog.push(await createProduct(products, { categoryId: leaf.id, price: `${10 + i}.00`, createdAt: new Date(Date.UTC(2026, 0, 1 + i)) }));
+    }
+    // Product i has i reviews (the first none): ratings 5, 4, 3, ... so averages differ per product.
+    await products.review.createMany({
+      data: catalog.flatMap((p, i) => authors.slice(0, Math.min(i, 3)).map((a, j) => ({ productId: p.id, authorId: a.id, rating: 5 - j, body: "ok" }))),
+    });
+    const listing = `query Listing($category: ID!, $sort: ProductSort, $after: String) {
+      products(first: 2, sort: $sort, after: $after, filter: { categoryId: $category }) {
+        edges { cursor node { id ...Summary } }
+      }
+    }
+    fragment Summary on Product { reviewSummary { count averageRating } }`;
+    const byLoader = `query One($id: ID!) { product(id: $id) { reviewSummary { count averageRating } } }`;
+
+    for (const sort of ["NEWEST", "PRICE_ASC"]) {
+      const seen: { id: string; reviewSummary: unknown }[] = [];
+      let after: string | null = null;
+      for (let page = 0; page < 3; page++) {
+        let body: any;
+        const counts = await countStatements(stack, async () => {
+          ({ body } = await gql(stack.gatewayUrl, listing, { category: leaf.id, sort, after }));
+        });
+        expect(body.errors).toBeUndefined();
+        // One statement in products for the page and its summaries; none elsewhere.
+        expect(counts).toEqual({ users: 0, products: 1, orders: 0, inventory: 0 });
+        const edges = body.data.products.edges;
+        seen.push(...edges.map((e: any) => e.node));
+        after = edges.at(-1).cursor;
+      }
+      // Every product once, in the order asked for, and the figures the loader computes on its own.
+      const expected = sort === "NEWEST" ? [...catalog].reverse() : catalog;
+      expect(seen.map((n) => n.id)).toEqual(expected.map((p) => p.id));
+      for (const node of seen) {
+        const { body } = await gql(stack.gatewayUrl, byLoader, { id: node.id });
+        expect(node.reviewSummary).toEqual((body.data as any).product.reviewSummary);
+      }
+      expect(seen.map((n: any) => n.reviewSummary.count)).toEqual(expected.map((_, i) => (sort === "NEWEST" ? [3, 3, 2, 1, 0][i] : [0, 1, 2, 3, 3][i])));
+    }
+    // A listing without summaries does not compute them.
+    const counts = await countStatements(stack, async () => {
+      const { body } = await gql(stack.gatewayUrl, `query($c: ID!) { products(first: 2, filter: { categoryId: $c }) { edges { node { id } } } }`, { c: leaf.id });
+      expect((body.data as any).products.edges).toHaveLength(2);
+    });
+    expect(counts).toEqual({ users: 0, products: 1, orders: 0, inventory: 0 });
+  });
+});

@@ -28,3 +28,4 @@ export * from "./response-cache/invalidator.ts";
 export * from "./peer-client.ts";
 export * from "./graphql-http.ts";
 export * from "./bounded-map.ts";
+export * from "./lookahead.ts";

@@ -9,6 +9,14 @@ export interface ReviewSummaryRow {
   averageRating: number | null;
 }
 
+/** A product's review count and average as the aggregate SQL gives them (average rounded to cents). */
+export function reviewSummaryOf(count: number | null | undefined, average: number | null | undefined): ReviewSummaryRow {
+  return { count: count ?? 0, averageRating: average == null ? null : Math.round(Number(average) * 100) / 100 };
+}
+
+/** The aggregates of a product's reviews, over `reviews` rows (alias r); the listing joins the same. */
+export const REVIEW_SUMMARY_COLUMNS = "count(*)::int AS count, avg(r.rating)::float8 AS average";
+
 export interface Loaders {
   productById: DataLoader<string, Product | null>;
   productBySku: DataLoader<string, Product | null>;
@@ -60,18 +68,12 @@ export function createLoaders(prisma: ProductsPrisma, db: Database): Loaders {
     // Asked for by every product of a listing: one statement straight to the driver, past Prisma.
     reviewSummary: new DataLoader(async (productIds) => {
       const rows = await db.read<{ productId: string; count: number; average: number | null }>(
-        `SELECT product_id::text AS "productId", count(*)::int AS count, avg(rating)::float8 AS average
-         FROM reviews WHERE product_id = ANY($1::uuid[]) GROUP BY product_id`,
+        `SELECT r.product_id::text AS "productId", ${REVIEW_SUMMARY_COLUMNS}
+         FROM reviews r WHERE r.product_id = ANY($1::uuid[]) GROUP BY r.product_id`,
         [[...productIds]],
       );
       const byId = new Map(rows.map((row) => [row.productId, row]));
-      return productIds.map((id) => {
-        const row = byId.get(id);
-        return {
-          count: row?.count ?? 0,
-          averageRating: row?.average == null ? null : Math.round(Number(row.average) * 100) / 100,
-        };
-      });
+      return productIds.map((id) => reviewSummaryOf(byId.get(id)?.count, byId.get(id)?.average));
     }),
   };
 }

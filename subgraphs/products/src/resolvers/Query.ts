@@ -1,5 +1,7 @@
-import { badUserInput, decodeCursor, encodeCursor, escapeLike, isUuid, parseCursorDate, parseFirst, parseId, toConnection } from "@catalog/common";
+import { badUserInput, decodeCursor, encodeCursor, escapeLike, isUuid, parseCursorDate, parseFirst, parseId, selectsPath, toConnection } from "@catalog/common";
+import type { GraphQLResolveInfo } from "graphql";
 import type { Context } from "../context.ts";
+import { REVIEW_SUMMARY_COLUMNS, reviewSummaryOf } from "../loaders.ts";
 import { Prisma, type Product } from "../prisma.ts";
 import { normalizeSku, optionalId } from "../validation.ts";
 
@@ -103,6 +105,8 @@ async function productWhere(args: ProductsArgs, ctx: Context): Promise<Condition
 
 /** A products row as the driver returns it, columns named as Prisma's Product. */
 type ProductRow = Omit<Product, "priceAmount"> & { priceAmount: string };
+/** A listing row: the product, and its review aggregates when the listing asks for them. */
+type ListingRow = ProductRow & { reviewCount?: number; reviewAverage?: number | null; sortKey?: unknown; sortId?: unknown };
 
 const PRODUCT_COLUMNS = `p.id::text AS id, p.sku, p.name, p.description, p.price_amount::text AS "priceAmount", p.currency,
   p.image_urls AS "imageUrls", p.weight_grams AS "weightGrams", p.status::text AS status, p.category_id::text AS "categoryId",
@@ -119,7 +123,7 @@ export const Query = {
     return ctx.loaders.productBySku.load(sku);
   },
 
-  async products(_: unknown, args: ProductsArgs, ctx: Context) {
+  async products(_: unknown, args: ProductsArgs, ctx: Context, info: GraphQLResolveInfo) {
     const first = parseFirst(args.first);
     const sort = args.sort ?? "NEWEST";
     const ordering = ORDERINGS[sort];
@@ -140,14 +144,25 @@ export const Query = {
       page.add(`(${column} ${beyond} ${cursorValue} OR (${column} = ${cursorValue} AND p.id ${beyond} ${page.value(lastId)}::uuid))`);
     }
     // One statement straight to the driver (Database.read): Prisma's client cost more CPU per
-    // listing than PostgreSQL spends answering it.
+    // listing than PostgreSQL spends answering it. A listing that shows review summaries (most
+    // do) gets them in the same statement, joined to the page only: one round trip, not two.
     const direction = ordering.direction.toUpperCase();
-    const found = await ctx.db.read<ProductRow>(
-      `SELECT ${PRODUCT_COLUMNS} FROM products p ${page.sql}
-       ORDER BY p.${ordering.column} ${direction}, p.id ${direction} LIMIT ${page.value(first + 1)}`,
+    const pageSql = (columns: string) =>
+      `SELECT ${columns} FROM products p ${page.sql} ORDER BY p.${ordering.column} ${direction}, p.id ${direction} LIMIT ${page.value(first + 1)}`;
+    const withSummaries = selectsPath(info, ["edges", "node", "reviewSummary"]);
+    const found = await ctx.db.read<ListingRow>(
+      withSummaries
+        ? `SELECT l.*, s.count AS "reviewCount", s.average AS "reviewAverage"
+           FROM (${pageSql(`${PRODUCT_COLUMNS}, p.${ordering.column} AS "sortKey", p.id AS "sortId"`)}) l
+           LEFT JOIN LATERAL (SELECT ${REVIEW_SUMMARY_COLUMNS} FROM reviews r WHERE r.product_id = l."sortId") s ON true
+           ORDER BY l."sortKey" ${direction}, l."sortId" ${direction}`
+        : pageSql(PRODUCT_COLUMNS),
       page.params,
     );
-    const rows: Product[] = found.map((row) => ({ ...row, priceAmount: new Prisma.Decimal(row.priceAmount) }));
+    const rows: Product[] = found.map(({ reviewCount, reviewAverage, sortKey: _key, sortId: _id, ...row }) => {
+      if (withSummaries) ctx.loaders.reviewSummary.prime(row.id, reviewSummaryOf(reviewCount, reviewAverage));
+      return { ...row, priceAmount: new Prisma.Decimal(row.priceAmount) };
+    });
     for (const row of rows) ctx.loaders.productById.prime(row.id, row);
     return {
       ...toConnection(rows, first, (row) => encodeCursor(cursorKind, [ordering.value(row), row.id])),

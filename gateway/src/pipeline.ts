@@ -189,8 +189,8 @@ export function requestPipeline(parts: PipelineParts): Stage[] {
       why: "One deadline (REQUEST_TIMEOUT_MS) that every subgraph call of the request shares.",
       reads: [],
       writes: ["deadline"],
-      run: (_req, _res, state) => {
-        state.deadline = AbortSignal.timeout(config.requestTimeoutMs);
+      run: (_req, res, state) => {
+        state.deadline = requestDeadline(res, config.requestTimeoutMs);
       },
     },
     {
@@ -263,6 +263,18 @@ export function requestPipeline(parts: PipelineParts): Stage[] {
 /** The Apollo Server plugins of the operation stages, in pipeline order. */
 export function operationPlugins(stages: readonly Stage[]): ApolloServerPlugin<GatewayContext>[] {
   return stages.filter((stage): stage is OperationStage => stage.phase === "operation").map((stage) => stage.plugin);
+}
+
+/**
+ * A signal that aborts with a TimeoutError `ms` after the request began, disarmed as soon as the
+ * answer is done: AbortSignal.timeout would keep a timer and its signal alive for the full
+ * deadline after every request (thousands at a time under load, all promoted to the old heap).
+ */
+function requestDeadline(res: GatewayResponse, ms: number): AbortSignal {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException("The request's deadline passed.", "TimeoutError")), ms);
+  res.once("close", () => clearTimeout(timer));
+  return controller.signal;
 }
 
 /**

@@ -22,6 +22,11 @@ const schema = z.object({
   SUBGRAPH_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1_024).default(10_485_760),
   /** Identical subgraph calls for the same viewer, in flight at once, made once (queries only). */
   SUBGRAPH_DEDUPE: z.enum(["true", "false", "1", "0"]).default("true").transform((v) => v === "true" || v === "1"),
+  /**
+   * Apollo's gateway sends usage data (host, CPU, memory, uptime) to Apollo every hour unless this
+   * is set; ours does not unless an operator opts in with APOLLO_TELEMETRY_DISABLED=false.
+   */
+  APOLLO_TELEMETRY_DISABLED: z.enum(["true", "false", "1", "0"]).default("true").transform((v) => v === "true" || v === "1"),
   /** Time each request-pipeline stage into gateway_pipeline_stage_seconds (off: no cost). */
   PIPELINE_TIMING: z.enum(["true", "false", "1", "0"]).default("false").transform((v) => v === "true" || v === "1"),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(MAX_REQUEST_DEADLINE_MS).default(30_000),
@@ -74,6 +79,7 @@ export interface GatewayConfig {
   subgraphTimeoutMs: number;
   subgraphMaxResponseBytes: number;
   subgraphDedupe: boolean;
+  apolloTelemetryDisabled: boolean;
   pipelineTiming: boolean;
   corsOrigins: string[];
   /** Sandbox and introspection: on outside production unless INTROSPECTION says otherwise. */
@@ -134,6 +140,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     subgraphTimeoutMs: parsed.SUBGRAPH_TIMEOUT_MS,
     subgraphMaxResponseBytes: parsed.SUBGRAPH_MAX_RESPONSE_BYTES,
     subgraphDedupe: parsed.SUBGRAPH_DEDUPE,
+    apolloTelemetryDisabled: parsed.APOLLO_TELEMETRY_DISABLED,
     pipelineTiming: parsed.PIPELINE_TIMING,
     corsOrigins: parsed.CORS_ORIGINS
       ? parsed.CORS_ORIGINS.split(",").map((origin) => origin.trim()).filter(Boolean)

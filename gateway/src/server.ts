@@ -79,6 +79,8 @@ export async function buildGateway(
   });
   const dataSources: SubgraphDataSource[] = [];
   const plans = queryPlanCache({ shared: cache.redis ? cache.cache : undefined, supergraphSdl: supergraph.sdl });
+  // The one switch @apollo/gateway reads for its hourly report to Apollo is this variable.
+  process.env.APOLLO_TELEMETRY_DISABLED = config.apolloTelemetryDisabled ? "true" : "false";
   const gateway = new ApolloGateway({
     supergraphSdl: supergraph.sdl,
     logger,

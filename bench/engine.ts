@@ -11,7 +11,8 @@
 //   - ours cached:    gateway/src/index.ts, RESPONSE_CACHE_ENABLED=true (its own Redis prefix);
 //   - bare node:http: bench/bare-server.ts, answering the bytes ours cached answered, recorded once.
 // Rate limits are off on ours (one client IP would be throttled). All gateways run with
-// NODE_ENV=production (BENCH_GATEWAY_NODE_ENV to change it); the subgraphs in development (they seed).
+// NODE_ENV=production (BENCH_GATEWAY_NODE_ENV to change it); so do the subgraphs (BENCH_SUBGRAPH_NODE_ENV),
+// after a first start in development that migrates and seeds.
 //
 // Workloads: a 20-product listing, a product page, 40 listing variants cycled through, and a signed-in
 // customer's order history. Before timing, every workload is sent to every gateway and its `data`
@@ -30,7 +31,7 @@
 // and removes what it created.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { createWriteStream, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
@@ -56,10 +57,17 @@ const ROUNDS = envNumber("ROUNDS", 3, true);
 const CONNECTIONS = envNumber("BENCH_CONNECTIONS", 10, true);
 const WARMUP_SECONDS = 2;
 const GATEWAY_NODE_ENV = process.env.BENCH_GATEWAY_NODE_ENV ?? "production";
+const SUBGRAPH_NODE_ENV = process.env.BENCH_SUBGRAPH_NODE_ENV ?? "production";
 const START_TIMEOUT_MS = 180_000;
 const STOP_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 const VARIANTS = 40;
+/** BENCH_WORKLOADS=variants,listing: only the workloads whose names start with these words (all by default). */
+/** BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": extra Node options for every service started (profiling). */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+/** BENCH_LOG_DIR=/tmp/logs: every service's output also goes to <dir>/<service>.log (with BENCH_NODE_ARGS=--trace-gc, say). */
+const LOG_DIR = process.env.BENCH_LOG_DIR;
+const WORKLOAD_FILTER = (process.env.BENCH_WORKLOADS ?? "").split(",").map((w) => w.trim()).filter(Boolean);
 /** Other processes using more than this many CPUs during a timed window make its figures suspect. */
 const DISTURBED_CPUS = 0.25;
 
@@ -105,6 +113,8 @@ interface Service {
   pid: number;
   output(): string;
   exited: Promise<void>;
+  /** Set when the bench stops it on purpose before the end (a seeding run). */
+  retired?: boolean;
 }
 
 const services: Service[] = [];
@@ -112,7 +122,7 @@ let stopping = false;
 const deaths: string[] = [];
 
 function startService(name: string, script: string, env: Record<string, string | undefined>): Service {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, script)], {
+  const child = spawn(process.execPath, [...NODE_ARGS, "--import", "tsx", path.join(REPO_ROOT, script)], {
     cwd: REPO_ROOT,
     env,
     stdio: ["ignore", "pipe", "pipe"],
@@ -124,9 +134,14 @@ function startService(name: string, script: string, env: Record<string, string |
   };
   child.stdout!.on("data", keep);
   child.stderr!.on("data", keep);
+  if (LOG_DIR) {
+    const log = createWriteStream(path.join(LOG_DIR, `${name.replace(/[^a-z0-9]+/gi, "-")}.log`));
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+  }
   const exited = new Promise<void>((resolve) => {
     child.once("exit", (code, signal) => {
-      if (!stopping) deaths.push(`${name} exited (${signal ?? code}) during the run:\n${output}`);
+      if (!stopping && !service.retired) deaths.push(`${name} exited (${signal ?? code}) during the run:\n${output}`);
       resolve();
     });
   });
@@ -140,6 +155,7 @@ function assertAlive(): void {
 }
 
 async function stopService(service: Service): Promise<void> {
+  service.retired = true;
   if (service.child.exitCode !== null || service.child.signalCode !== null) return;
   service.child.kill("SIGTERM");
   const stopped = await Promise.race([service.exited.then(() => true), sleep(STOP_TIMEOUT_MS).then(() => false)]);
@@ -647,23 +663,31 @@ try {
     ...subgraphUrls,
   };
 
+  // Seeding is for development only (the demo data has a public admin password), so the subgraphs
+  // first run once in development to migrate and seed, then serve the benchmark as deployed, in
+  // production (graphql-js, Apollo Server and Prisma all have cheaper production paths).
   progress(`starting the four subgraphs on PostgreSQL (${new URL(DATABASE_BASE).host}, catalog_engine_${process.pid}_*): migrate and seed`);
   const started = Date.now();
-  const subgraphs = SUBGRAPHS.map((name) =>
-    startService(`subgraph ${name}`, `subgraphs/${name}/src/index.ts`, {
-      ...common,
-      NODE_ENV: "development",
-      PORT: String(ports[name]),
-      DATABASE_URL: DATABASE_BASE,
-      MIGRATE_ON_START: "true",
-      SEED_ON_START: "true",
-      REDIS_KEY_PREFIX: `${PREFIX}-subgraphs:`,
-      // The run is longer than the default 15 minutes an access token lives.
-      JWT_ACCESS_TOKEN_TTL_SECONDS: "86400",
-    }),
-  );
-  await Promise.all(subgraphs.map((s, i) => waitUntil(s, getOk(`http://127.0.0.1:${ports[SUBGRAPHS[i]!]}/ready`))));
-  progress(`subgraphs ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const subgraphEnv = (name: SubgraphName, nodeEnv: string, seed: boolean) => ({
+    ...common,
+    NODE_ENV: nodeEnv,
+    PORT: String(ports[name]),
+    DATABASE_URL: DATABASE_BASE,
+    MIGRATE_ON_START: String(seed),
+    SEED_ON_START: String(seed),
+    REDIS_KEY_PREFIX: `${PREFIX}-subgraphs:`,
+    // The run is longer than the default 15 minutes an access token lives.
+    JWT_ACCESS_TOKEN_TTL_SECONDS: "86400",
+  });
+  const startSubgraphs = async (nodeEnv: string, seed: boolean) => {
+    const started = SUBGRAPHS.map((name) => startService(`subgraph ${name}`, `subgraphs/${name}/src/index.ts`, subgraphEnv(name, nodeEnv, seed)));
+    await Promise.all(started.map((s, i) => waitUntil(s, getOk(`http://127.0.0.1:${ports[SUBGRAPHS[i]!]}/ready`))));
+    return started;
+  };
+  const seeders = await startSubgraphs("development", true);
+  await Promise.all(seeders.map(stopService));
+  const subgraphs = await startSubgraphs(SUBGRAPH_NODE_ENV, false);
+  progress(`subgraphs seeded and ready (NODE_ENV=${SUBGRAPH_NODE_ENV}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
   const gatewayEnv = { ...common, NODE_ENV: GATEWAY_NODE_ENV };
   const stock: Target = {
@@ -712,12 +736,14 @@ try {
   );
   const signedIn = { authorization: `Bearer ${login.accessToken}` };
 
-  const workloads: Workload[] = [
+  const allWorkloads: Workload[] = [
     { name: "listing", requests: [{ body: body(LISTING), headers: {} }] },
     { name: "product page", requests: [{ body: body(PRODUCT_PAGE, { id: product.id }), headers: {} }] },
     { name: `variants (${VARIANTS})`, requests: Array.from({ length: VARIANTS }, (_, i) => ({ body: body(variant(i)), headers: {} })) },
     { name: "order history", requests: [{ body: body(ORDER_HISTORY), headers: signedIn }] },
   ];
+  const workloads = WORKLOAD_FILTER.length ? allWorkloads.filter((w) => WORKLOAD_FILTER.some((f) => w.name.startsWith(f))) : allWorkloads;
+  if (!workloads.length) throw new Error(`BENCH_WORKLOADS=${process.env.BENCH_WORKLOADS} names none of: ${allWorkloads.map((w) => w.name).join(", ")}`);
 
   // Verification: the same data from every gateway; the bytes each answered are what it may answer under load.
   const gateways = [stock, uncached, cached];
@@ -806,7 +832,7 @@ try {
     `Engine benchmark: ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up + ${SECONDS} s timed per target x workload, ${ROUNDS} interleaved rounds; medians over rounds`,
   );
   print(
-    `Each service its own process; PostgreSQL ${new URL(DATABASE_BASE).host}, Redis ${new URL(REDIS_URL).host}; gateways NODE_ENV=${GATEWAY_NODE_ENV}; ${availableParallelism()} CPUs; load generator on the same machine`,
+    `Each service its own process; PostgreSQL ${new URL(DATABASE_BASE).host}, Redis ${new URL(REDIS_URL).host}; gateways NODE_ENV=${GATEWAY_NODE_ENV}, subgraphs ${SUBGRAPH_NODE_ENV}; ${availableParallelism()} CPUs; load generator on the same machine`,
   );
   print(
     `Code: ${REVISION}, measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC; load average before the run ${LOAD_AT_START}, after ${loadAverage()}`,

@@ -29,11 +29,6 @@ interface SubgraphErrorBody {
   errors?: { message?: unknown; extensions?: { code?: unknown } }[];
 }
 
-const header = (headers: Record<string, string | string[] | undefined>, name: string) => {
-  const value = headers[name];
-  return Array.isArray(value) ? value.join(", ") : value;
-};
-
 /** The hint a subgraph's Cache-Control header gives, as Apollo's own data source reads it. */
 function cacheHint(value: string | undefined): { maxAge: number; scope?: "PUBLIC" | "PRIVATE" } {
   const hint: { maxAge: number; scope?: "PUBLIC" | "PRIVATE" } = { maxAge: 0 };
@@ -147,35 +142,63 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   }
 
   /**
-   * One call. The answer is read chunk by chunk up to maxResponseBytes: past it (or when its
-   * Content-Length already says so) the connection is dropped and nothing more is read, so a
-   * runaway subgraph costs the gateway a bounded amount of memory.
+   * One call, on undici's low-level dispatch API: no Readable stream, async iterator or Request
+   * object per call, which were a tenth of the gateway's CPU on uncached reads. The answer is
+   * collected chunk by chunk up to maxResponseBytes: past it (or when its Content-Length already
+   * says so) the call is aborted and nothing more is read, so a runaway subgraph costs the gateway
+   * a bounded amount of memory. The request's deadline aborts the call the same way.
    */
-  private async send(headers: Record<string, string>, body: string, signal: AbortSignal | undefined): Promise<Answer> {
-    const response = await this.pool.request({ path: this.path, method: "POST", headers, body, ...(signal ? { signal } : {}) });
-    const declared = Number(header(response.headers, "content-length") ?? Number.NaN);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    // Dropping the body ends in an abort error on the stream: expected, not to be reported.
-    const drop = () => response.body.on("error", () => {}).destroy();
-    if (declared > this.maxResponseBytes) {
-      drop();
-      throw new ResponseTooLarge(declared);
-    }
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > this.maxResponseBytes) {
-        drop();
-        throw new ResponseTooLarge(size);
-      }
-      chunks.push(chunk);
-    }
-    return {
-      status: response.statusCode,
-      contentType: header(response.headers, "content-type"),
-      cacheControl: header(response.headers, "cache-control"),
-      text: Buffer.concat(chunks, size).toString("utf8"),
-    };
+  private send(headers: Record<string, string>, body: string, signal: AbortSignal | undefined): Promise<Answer> {
+    const limit = this.maxResponseBytes;
+    return new Promise<Answer>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      let abort: ((error: Error) => void) | undefined;
+      const onAbort = () => abort?.(signal!.reason as Error);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const settle = () => signal?.removeEventListener("abort", onAbort);
+      const answer: Answer = { status: 0, contentType: undefined, cacheControl: undefined, text: "" };
+      const chunks: Buffer[] = [];
+      let size = 0;
+      this.pool.dispatch(
+        { path: this.path, method: "POST", headers, body },
+        {
+          onConnect(abortCall) {
+            abort = abortCall;
+          },
+          onHeaders(status, rawHeaders) {
+            answer.status = status;
+            for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+              const name = rawHeaders[i]!.toString("latin1").toLowerCase();
+              if (name === "content-type") answer.contentType = rawHeaders[i + 1]!.toString("latin1");
+              else if (name === "cache-control") answer.cacheControl = rawHeaders[i + 1]!.toString("latin1");
+              else if (name === "content-length" && Number(rawHeaders[i + 1]!.toString("latin1")) > limit) {
+                abort?.(new ResponseTooLarge(Number(rawHeaders[i + 1]!.toString("latin1"))));
+                return false;
+              }
+            }
+            return true;
+          },
+          onData(chunk) {
+            size += chunk.length;
+            if (size > limit) {
+              abort?.(new ResponseTooLarge(size));
+              return false;
+            }
+            chunks.push(chunk);
+            return true;
+          },
+          onComplete() {
+            settle();
+            answer.text = Buffer.concat(chunks, size).toString("utf8");
+            resolve(answer);
+          },
+          onError(error) {
+            settle();
+            reject(error);
+          },
+        },
+      );
+    });
   }
 
   private unavailable(): GraphQLError {

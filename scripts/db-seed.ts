@@ -1,6 +1,6 @@
 // npm run db:seed: loads the deterministic demo catalog into each subgraph's (migrated) database.
 // A subgraph that already has data is left untouched, so running it twice is harmless.
-import { configuredDatabaseUrl, demoSeedAllowed, openPostgres } from "@catalog/common";
+import { configuredDatabaseUrl, demoSeedAllowed, openPostgres, seedDemoData } from "@catalog/common";
 import { subgraphModules } from "./subgraph-modules.ts";
 
 try {
@@ -20,7 +20,7 @@ for (const module of subgraphModules) {
   const db = openPostgres(url);
   const prisma = module.createPrisma(db.adapter);
   try {
-    const seeded = await module.seed(prisma, db);
+    const seeded = await seedDemoData(module, prisma, db);
     console.log(`${name}: ${seeded ? "seeded" : "already has data, left as is"}`);
   } finally {
     await prisma.$disconnect();

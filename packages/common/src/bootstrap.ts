@@ -56,6 +56,18 @@ export interface SubgraphModule<P extends PrismaLike> {
   build(deps: SubgraphDeps<P>): Promise<SubgraphApp>;
 }
 
+/**
+ * Loads the demo data when the database has none, then refreshes the planner's statistics: a
+ * freshly filled table has none until autovacuum gets to it, and until then PostgreSQL plans
+ * listings as full scans and sorts (0.8 ms where an index answers in 0.15 ms), then switches
+ * plans mid-run when autovacuum's ANALYZE lands.
+ */
+export async function seedDemoData<P extends PrismaLike>(module: Pick<SubgraphModule<P>, "seed">, prisma: P, db: Database): Promise<boolean> {
+  const seeded = await module.seed(prisma, db);
+  if (seeded) await db.exec("ANALYZE");
+  return seeded;
+}
+
 export interface DatabaseChoice {
   env: Record<string, string | undefined>;
   /** Folder for embedded data; each subgraph gets its own subfolder. */
@@ -102,7 +114,7 @@ export async function startSubgraph<P extends PrismaLike>(
     if (result.applied.length) logger.info({ applied: result.applied }, "applied migrations");
   }
   const prisma = module.createPrisma(db.adapter);
-  const seeded = options.seed ? await module.seed(prisma, db) : false;
+  const seeded = options.seed ? await seedDemoData(module, prisma, db) : false;
   if (seeded) logger.info("seeded demo data");
   const app = await module.build({ prisma, db, logger, introspection: options.introspection, peers: options.peers, auth: options.auth, cache: options.cache, env: options.env ?? {} });
   const server = await listen(app.app, options.port, options.host);

@@ -29,6 +29,18 @@ interface SubgraphErrorBody {
   errors?: { message?: unknown; extensions?: { code?: unknown } }[];
 }
 
+/**
+ * Where a call's answer goes in the client's response, as a response path: the query plan's
+ * path up to its first list marker ("@", every element of a list). Undefined for a call at the
+ * root, whose fields are the ones that stay null.
+ */
+function responsePath(planPath: readonly (string | number)[] | undefined): (string | number)[] | undefined {
+  if (!planPath?.length) return undefined;
+  const end = planPath.indexOf("@");
+  const path = end === -1 ? [...planPath] : planPath.slice(0, end);
+  return path.length ? path : undefined;
+}
+
 /** The hint a subgraph's Cache-Control header gives, as Apollo's own data source reads it. */
 function cacheHint(value: string | undefined): { maxAge: number; scope?: "PUBLIC" | "PRIVATE" } {
   const hint: { maxAge: number; scope?: "PUBLIC" | "PRIVATE" } = { maxAge: 0 };
@@ -104,6 +116,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
       headers[IDENTITY_HEADER] = identity;
     }
     const signal = context && "deadline" in context ? context.deadline : undefined;
+    const path = responsePath("pathInIncomingRequest" in options ? options.pathInIncomingRequest : undefined);
 
     let answer: Answer;
     try {
@@ -121,9 +134,9 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
         answer = await this.send(headers, body, signal);
       }
     } catch (error) {
-      throw this.networkError(error as Error);
+      throw this.networkError(error as Error, path);
     }
-    if (answer.status < 200 || answer.status >= 300) throw this.errorFromResponse(answer);
+    if (answer.status < 200 || answer.status >= 300) throw this.errorFromResponse(answer, path);
 
     let parsed: unknown;
     try {
@@ -133,7 +146,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     }
     if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
       this.logger.error({ subgraph: this.subgraph, contentType: answer.contentType }, "subgraph answered something other than a JSON object");
-      throw this.unavailable();
+      throw this.unavailable(path);
     }
     // Apollo's gateway merges each subgraph's Cache-Control hint into the operation's policy.
     const policy = incoming?.overallCachePolicy;
@@ -201,10 +214,17 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     });
   }
 
-  private unavailable(): GraphQLError {
-    return new GraphQLError(`The ${this.subgraph} service is unavailable; try again later.`, {
-      extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
-    });
+  /**
+   * A failed call as the client sees it: where in the response it left nulls (`path`, when the
+   * call filled in part of the response) and which subgraph failed (`extensions.serviceName`, as
+   * Apollo names subgraph errors), never the subgraph's address.
+   */
+  private failure(message: string, code: string, path: readonly (string | number)[] | undefined): GraphQLError {
+    return new GraphQLError(message, { ...(path ? { path } : {}), extensions: { code, serviceName: this.subgraph } });
+  }
+
+  private unavailable(path: readonly (string | number)[] | undefined): GraphQLError {
+    return this.failure(`The ${this.subgraph} service is unavailable; try again later.`, ErrorCode.SERVICE_UNAVAILABLE, path);
   }
 
   /**
@@ -215,7 +235,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
    * fault, not the caller's: SERVICE_UNAVAILABLE naming the subgraph, never the subgraph's URL
    * or response body, and never, for a 401, a hint to the client to sign in again.
    */
-  private errorFromResponse(answer: Answer): GraphQLError {
+  private errorFromResponse(answer: Answer, path: readonly (string | number)[] | undefined): GraphQLError {
     if (answer.status === 400) {
       let body: SubgraphErrorBody | undefined;
       try {
@@ -226,32 +246,28 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
       const first = body?.errors?.[0];
       const code = first?.extensions?.code;
       if (typeof first?.message === "string" && isPublicCode(code)) {
-        return new GraphQLError(first.message, { extensions: { code } });
+        return this.failure(first.message, code as string, path);
       }
     }
     // A client sees only "unavailable"; an operator needs the status (401: secrets or clocks).
     this.logger.error({ subgraph: this.subgraph, status: answer.status }, "subgraph refused or failed a request");
-    return this.unavailable();
+    return this.unavailable(path);
   }
 
   /**
    * Timeouts and unreachable subgraphs become public errors that name the subgraph but never its
    * URL or the network error text (which would disclose internal addresses).
    */
-  private networkError(error: Error): Error {
+  private networkError(error: Error, path: readonly (string | number)[] | undefined): Error {
     if (error instanceof ResponseTooLarge) {
       this.logger.error({ subgraph: this.subgraph, bytes: error.bytes, limit: this.maxResponseBytes }, "subgraph answer larger than allowed");
-      return new GraphQLError(`The ${this.subgraph} service answered with more data than the gateway accepts.`, {
-        extensions: { code: ErrorCode.SUBGRAPH_RESPONSE_TOO_LARGE },
-      });
+      return this.failure(`The ${this.subgraph} service answered with more data than the gateway accepts.`, ErrorCode.SUBGRAPH_RESPONSE_TOO_LARGE, path);
     }
     const code = (error as { code?: unknown }).code;
     if (error.name === "TimeoutError" || error.name === "AbortError" || (typeof code === "string" && TIMEOUT_CODES.has(code))) {
-      return new GraphQLError(`The ${this.subgraph} service did not answer in time.`, {
-        extensions: { code: ErrorCode.GATEWAY_TIMEOUT },
-      });
+      return this.failure(`The ${this.subgraph} service did not answer in time.`, ErrorCode.GATEWAY_TIMEOUT, path);
     }
-    if (typeof code === "string" && (code.startsWith("UND_ERR") || /^E[A-Z]+$/.test(code))) return this.unavailable();
+    if (typeof code === "string" && (code.startsWith("UND_ERR") || /^E[A-Z]+$/.test(code))) return this.unavailable(path);
     return error;
   }
 

@@ -279,7 +279,7 @@ describe("identity reaches subgraphs only from the gateway", () => {
       const { body } = await gql(skewed.url, `{ categories { id } }`);
       expect(body.errors![0]).toEqual({
         message: "The products service is unavailable; try again later.",
-        extensions: { code: "SERVICE_UNAVAILABLE" },
+        extensions: { code: "SERVICE_UNAVAILABLE", serviceName: "products" },
       });
       expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|http:|response/);
     } finally {

@@ -20,6 +20,18 @@ const schema = z.object({
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** The largest subgraph answer the gateway reads; past it the call fails, read no further. */
   SUBGRAPH_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1_024).default(10_485_760),
+  /** Retries of a query's subgraph call after a connection error (refused, reset): 0 turns them off. */
+  SUBGRAPH_RETRIES: z.coerce.number().int().min(0).max(5).default(2),
+  /** Backoff before retry n (from 0): a random wait up to this x 2^n, never past the request's deadline. */
+  SUBGRAPH_RETRY_BASE_MS: z.coerce.number().int().min(1).max(10_000).default(50),
+  /** A circuit breaker per subgraph: open when too many calls fail, probe again after a pause. */
+  SUBGRAPH_BREAKER_ENABLED: z.enum(["true", "false", "1", "0"]).default("true").transform((v) => v === "true" || v === "1"),
+  SUBGRAPH_BREAKER_ERROR_PERCENT: z.coerce.number().int().min(1).max(100).default(50),
+  /** Calls within the window before the breaker may open (a few failures on a quiet gateway do not). */
+  SUBGRAPH_BREAKER_MIN_CALLS: z.coerce.number().int().min(1).default(10),
+  SUBGRAPH_BREAKER_WINDOW_MS: z.coerce.number().int().min(1_000).default(10_000),
+  /** How long an open breaker fails calls fast before letting one probe call through. */
+  SUBGRAPH_BREAKER_RESET_MS: z.coerce.number().int().min(100).default(5_000),
   /** Identical subgraph calls for the same viewer, in flight at once, made once (queries only). */
   SUBGRAPH_DEDUPE: z.enum(["true", "false", "1", "0"]).default("true").transform((v) => v === "true" || v === "1"),
   /**
@@ -78,6 +90,9 @@ export interface GatewayConfig {
   responseCacheEnabled: boolean;
   subgraphTimeoutMs: number;
   subgraphMaxResponseBytes: number;
+  subgraphRetries: { max: number; baseDelayMs: number };
+  /** undefined: no breakers. */
+  subgraphBreaker: { errorPercent: number; minCalls: number; windowMs: number; resetMs: number } | undefined;
   subgraphDedupe: boolean;
   apolloTelemetryDisabled: boolean;
   pipelineTiming: boolean;
@@ -139,6 +154,15 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     responseCacheEnabled: parsed.RESPONSE_CACHE_ENABLED,
     subgraphTimeoutMs: parsed.SUBGRAPH_TIMEOUT_MS,
     subgraphMaxResponseBytes: parsed.SUBGRAPH_MAX_RESPONSE_BYTES,
+    subgraphRetries: { max: parsed.SUBGRAPH_RETRIES, baseDelayMs: parsed.SUBGRAPH_RETRY_BASE_MS },
+    subgraphBreaker: parsed.SUBGRAPH_BREAKER_ENABLED
+      ? {
+          errorPercent: parsed.SUBGRAPH_BREAKER_ERROR_PERCENT,
+          minCalls: parsed.SUBGRAPH_BREAKER_MIN_CALLS,
+          windowMs: parsed.SUBGRAPH_BREAKER_WINDOW_MS,
+          resetMs: parsed.SUBGRAPH_BREAKER_RESET_MS,
+        }
+      : undefined,
     subgraphDedupe: parsed.SUBGRAPH_DEDUPE,
     apolloTelemetryDisabled: parsed.APOLLO_TELEMETRY_DISABLED,
     pipelineTiming: parsed.PIPELINE_TIMING,

@@ -1,6 +1,8 @@
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from "@apollo/gateway";
 import { ErrorCode, IDENTITY_HEADER, isPublicCode, type Logger } from "@catalog/common/edge";
 import { GraphQLError } from "graphql";
+import { setTimeout as wait } from "node:timers/promises";
+import CircuitBreaker from "opossum";
 import { Pool } from "undici";
 import type { GatewayContext } from "./context.ts";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -16,6 +18,19 @@ class ResponseTooLarge extends Error {
     super(`subgraph answer of at least ${bytes} bytes`);
   }
 }
+
+/** A 5xx answer: a failure for the breaker, reported to the client as the service being unavailable. */
+class SubgraphFailed extends Error {
+  constructor(readonly answer: Answer) {
+    super(`subgraph answered HTTP ${answer.status}`);
+  }
+}
+
+/** Connection errors worth one more try for a query: the subgraph never answered this call. */
+const RETRIABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
+
+export type BreakerState = "closed" | "half-open" | "open";
+const BREAKER_GAUGE: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 };
 
 /** A subgraph's answer as read off the wire; shared by every caller of a de-duplicated call. */
 interface Answer {
@@ -76,11 +91,13 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   private readonly path: string;
   private readonly inflight = new Map<string, Promise<Answer>>();
 
-  private readonly subgraph: string;
+  readonly subgraph: string;
   private readonly logger: Logger;
   private readonly dedupe: boolean;
   private readonly metrics: GatewayMetrics | undefined;
   private readonly maxResponseBytes: number;
+  private readonly retries: { max: number; baseDelayMs: number };
+  private readonly breaker: CircuitBreaker<[Record<string, string>, string, AbortSignal | undefined, boolean], Answer> | undefined;
 
   constructor(options: {
     subgraph: string;
@@ -91,6 +108,10 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     logger: Logger;
     dedupe: boolean;
     metrics?: GatewayMetrics;
+    /** Retries after connection errors, for queries only (default: none). */
+    retries?: { max: number; baseDelayMs: number };
+    /** A circuit breaker for this subgraph (default: none). */
+    breaker?: { errorPercent: number; minCalls: number; windowMs: number; resetMs: number };
   }) {
     const { url, timeoutMs } = options;
     this.maxResponseBytes = options.maxResponseBytes ?? 10 * 1024 * 1024;
@@ -101,6 +122,45 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     const parsed = new URL(url);
     this.path = `${parsed.pathname}${parsed.search}`;
     this.pool = new Pool(parsed.origin, { connections: 64, keepAliveTimeout: 30_000, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    this.retries = options.retries ?? { max: 0, baseDelayMs: 0 };
+    this.breaker = options.breaker && this.createBreaker(options.breaker);
+  }
+
+  /**
+   * opossum's breaker around each call (retries included: one call, one outcome). Failures are
+   * connection errors, timeouts and 5xx answers; an answer too large is the data's fault, not the
+   * subgraph's health, and does not count. Open: calls fail at once with SERVICE_UNAVAILABLE.
+   * After resetMs one probe call goes through (half-open): success closes it, failure reopens it.
+   */
+  private createBreaker(options: { errorPercent: number; minCalls: number; windowMs: number; resetMs: number }) {
+    const breaker = new CircuitBreaker((headers: Record<string, string>, body: string, signal: AbortSignal | undefined, retriable: boolean) => this.attempt(headers, body, signal, retriable), {
+      name: this.subgraph,
+      timeout: false,
+      errorThresholdPercentage: options.errorPercent,
+      volumeThreshold: options.minCalls,
+      rollingCountTimeout: options.windowMs,
+      rollingCountBuckets: 10,
+      resetTimeout: options.resetMs,
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
+      errorFilter: (error: unknown) => error instanceof ResponseTooLarge,
+    });
+    const report = (state: BreakerState) => () => {
+      this.metrics?.breakerState.set({ subgraph: this.subgraph }, BREAKER_GAUGE[state]);
+      const log = state === "open" ? this.logger.warn.bind(this.logger) : this.logger.info.bind(this.logger);
+      log({ subgraph: this.subgraph, breaker: state }, `circuit breaker ${state}`);
+    };
+    breaker.on("open", report("open"));
+    breaker.on("halfOpen", report("half-open"));
+    breaker.on("close", report("closed"));
+    this.metrics?.breakerState.set({ subgraph: this.subgraph }, 0);
+    return breaker;
+  }
+
+  /** closed, half-open or open; closed when there is no breaker. */
+  get breakerState(): BreakerState {
+    if (!this.breaker || this.breaker.closed) return "closed";
+    return this.breaker.halfOpen ? "half-open" : "open";
   }
 
   async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<GatewayGraphQLResponse> {
@@ -118,22 +178,28 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     const signal = context && "deadline" in context ? context.deadline : undefined;
     const path = responsePath("pathInIncomingRequest" in options ? options.pathInIncomingRequest : undefined);
 
+    const isQuery = incoming?.operation?.operation === "query";
     let answer: Answer;
     try {
-      if (this.dedupe && identity !== undefined && incoming?.operation?.operation === "query") {
+      if (this.dedupe && identity !== undefined && isQuery) {
         const key = `${identity}\n${body}`;
         let pending = this.inflight.get(key);
         this.metrics?.subgraphCalls.inc({ subgraph: this.subgraph, shared: pending ? "true" : "false" });
         if (!pending) {
-          pending = this.send(headers, body, signal).finally(() => this.inflight.delete(key));
+          pending = this.call(headers, body, signal, true).finally(() => this.inflight.delete(key));
           this.inflight.set(key, pending);
         }
         answer = await pending;
       } else {
         this.metrics?.subgraphCalls.inc({ subgraph: this.subgraph, shared: "false" });
-        answer = await this.send(headers, body, signal);
+        answer = await this.call(headers, body, signal, isQuery);
       }
     } catch (error) {
+      if (error instanceof SubgraphFailed) throw this.errorFromResponse(error.answer, path);
+      if ((error as { code?: unknown }).code === "EOPENBREAKER") {
+        this.metrics?.breakerRejections.inc({ subgraph: this.subgraph });
+        throw this.unavailable(path);
+      }
       throw this.networkError(error as Error, path);
     }
     if (answer.status < 200 || answer.status >= 300) throw this.errorFromResponse(answer, path);
@@ -152,6 +218,31 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     const policy = incoming?.overallCachePolicy;
     if (policy && "restrict" in policy) policy.restrict(cacheHint(answer.cacheControl));
     return parsed as GatewayGraphQLResponse;
+  }
+
+  /** One call through the breaker, if there is one. */
+  private call(headers: Record<string, string>, body: string, signal: AbortSignal | undefined, retriable: boolean): Promise<Answer> {
+    return this.breaker ? this.breaker.fire(headers, body, signal, retriable) : this.attempt(headers, body, signal, retriable);
+  }
+
+  /**
+   * A call and, for a query whose connection was refused or cut before any answer, up to
+   * `retries.max` more after a random wait (full jitter: 0 to base x 2^n ms) that the request's
+   * deadline cuts short. A mutation is never sent twice: the subgraph may have acted on it.
+   */
+  private async attempt(headers: Record<string, string>, body: string, signal: AbortSignal | undefined, retriable: boolean): Promise<Answer> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const answer = await this.send(headers, body, signal);
+        if (answer.status >= 500) throw new SubgraphFailed(answer);
+        return answer;
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (!retriable || attempt >= this.retries.max || typeof code !== "string" || !RETRIABLE_CODES.has(code)) throw error;
+        this.metrics?.subgraphRetries.inc({ subgraph: this.subgraph });
+        await wait(Math.random() * this.retries.baseDelayMs * 2 ** attempt, undefined, signal ? { signal } : {});
+      }
+    }
   }
 
   /**
@@ -271,8 +362,9 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     return error;
   }
 
-  /** Closes the subgraph's keep-alive connections (gateway shutdown). */
+  /** Closes the subgraph's keep-alive connections and stops the breaker's timers (gateway shutdown). */
   close(): Promise<void> {
+    this.breaker?.shutdown();
     return this.pool.close();
   }
 }

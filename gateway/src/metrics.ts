@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /**
  * The gateway's counters, exposed at /metrics in Prometheus' text format. One registry per gateway
@@ -22,6 +22,12 @@ export interface GatewayMetrics {
   partnerOperations: Counter<"partner" | "operation" | "outcome">;
   /** Calls made to each subgraph, and calls that joined an identical one already in flight. */
   subgraphCalls: Counter<"subgraph" | "shared">;
+  /** Subgraph calls made again after a connection error (queries only). */
+  subgraphRetries: Counter<"subgraph">;
+  /** Each subgraph's circuit breaker: 0 closed, 1 half-open (probing), 2 open (failing fast). */
+  breakerState: Gauge<"subgraph">;
+  /** Calls an open breaker failed without trying the subgraph. */
+  breakerRejections: Counter<"subgraph">;
   /** Time spent in each request-pipeline stage (PIPELINE_TIMING only; registered when enabled). */
   stageSeconds(): Histogram<"stage">;
 }
@@ -75,6 +81,24 @@ export function createMetrics(): GatewayMetrics {
       name: "gateway_subgraph_calls_total",
       help: "Calls to each subgraph; shared=true: joined an identical call already in flight instead of making one.",
       labelNames: ["subgraph", "shared"],
+      registers: [registry],
+    }),
+    subgraphRetries: new Counter({
+      name: "gateway_subgraph_retries_total",
+      help: "Subgraph calls made again after a connection error (queries only, never mutations).",
+      labelNames: ["subgraph"],
+      registers: [registry],
+    }),
+    breakerState: new Gauge({
+      name: "gateway_subgraph_breaker_state",
+      help: "Each subgraph's circuit breaker: 0 closed, 1 half-open (one probe call let through), 2 open (calls fail fast).",
+      labelNames: ["subgraph"],
+      registers: [registry],
+    }),
+    breakerRejections: new Counter({
+      name: "gateway_subgraph_breaker_rejections_total",
+      help: "Subgraph calls an open circuit breaker failed at once, without trying the subgraph.",
+      labelNames: ["subgraph"],
       registers: [registry],
     }),
     stageSeconds: () =>

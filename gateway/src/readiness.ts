@@ -4,6 +4,8 @@ export interface ReadinessReport {
   ready: boolean;
   supergraph: boolean;
   subgraphs: Record<string, boolean>;
+  /** Each subgraph's circuit breaker: closed, half-open or open. */
+  breakers: Record<string, "closed" | "half-open" | "open">;
   cache: { kind: string; reachable: boolean };
 }
 

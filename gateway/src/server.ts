@@ -96,6 +96,8 @@ export async function buildGateway(
         logger,
         dedupe: config.subgraphDedupe,
         metrics,
+        retries: config.subgraphRetries,
+        ...(config.subgraphBreaker ? { breaker: config.subgraphBreaker } : {}),
       });
       dataSources.push(source);
       return source;
@@ -169,6 +171,8 @@ export async function buildGateway(
       ready: entries.every(([, ok]) => ok),
       supergraph: true,
       subgraphs,
+      // An open breaker fails that subgraph's fields fast; the gateway itself still serves.
+      breakers: Object.fromEntries(dataSources.map((source) => [source.subgraph, source.breakerState])),
       cache: { kind: cache.kind, reachable: cacheReachable },
     };
   };

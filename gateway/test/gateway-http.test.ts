@@ -35,6 +35,7 @@ describe("health and readiness", () => {
       ready: true,
       supergraph: true,
       subgraphs: { users: true, products: true, orders: true, inventory: true },
+      breakers: { users: "closed", products: "closed", orders: "closed", inventory: "closed" },
       cache: { kind: "redis", reachable: true },
     });
   });

@@ -1,18 +1,20 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type ProxyMode = "pass" | "drop-response" | "hang" | "hold";
+export type ProxyMode = "pass" | "drop-response" | "hang" | "hold" | "reset";
 
 /**
  * A real HTTP hop between two services that can misbehave on purpose: pass requests on, forward
  * them and then lose the answer (the callee did the work, the caller never hears of it), accept
- * them and never answer, or hold them until `release()` and then pass them on. It counts the
- * requests it received. Loopback only.
+ * them and never answer, hold them until `release()` and then pass them on, or cut the connection
+ * as soon as a request arrives (`reset`: the callee never sees it; `resetNext(n)` does it to the
+ * next n requests only). It counts the requests it received. Loopback only.
  */
 export async function startFaultProxy(target: () => string) {
   let mode: ProxyMode = "pass";
   let received = 0;
   let held: (() => void)[] = [];
+  let resets = 0;
   const read = (req: IncomingMessage) =>
     new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
@@ -23,6 +25,11 @@ export async function startFaultProxy(target: () => string) {
   const server = createServer(async (req, res) => {
     const body = await read(req);
     received += 1;
+    if (mode === "reset" || resets > 0) {
+      resets = Math.max(0, resets - 1);
+      req.socket.destroy();
+      return;
+    }
     if (mode === "hang") return;
     if (mode === "hold") await new Promise<void>((resolve) => held.push(resolve));
     const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !["host", "content-length", "connection"].includes(name))) as Record<string, string>;
@@ -43,6 +50,10 @@ export async function startFaultProxy(target: () => string) {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`,
     setMode(next: ProxyMode) {
       mode = next;
+    },
+    /** Cuts the connection of the next `count` requests, then goes back to the current mode. */
+    resetNext(count: number) {
+      resets = count;
     },
     /** Requests received so far, held ones included. */
     get received() {

@@ -20,6 +20,8 @@ const schema = z.object({
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** The largest subgraph answer the gateway reads; past it the call fails, read no further. */
   SUBGRAPH_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1_024).default(10_485_760),
+  /** A query's entity calls of the same shape for the same viewer, begun in the same tick, sent as one call. */
+  SUBGRAPH_ENTITY_BATCHING: z.enum(["true", "false", "1", "0"]).default("true").transform((v) => v === "true" || v === "1"),
   /** Retries of a query's subgraph call after a connection error (refused, reset): 0 turns them off. */
   SUBGRAPH_RETRIES: z.coerce.number().int().min(0).max(5).default(2),
   /** Backoff before retry n (from 0): a random wait up to this x 2^n, never past the request's deadline. */
@@ -91,6 +93,7 @@ export interface GatewayConfig {
   subgraphTimeoutMs: number;
   subgraphMaxResponseBytes: number;
   subgraphRetries: { max: number; baseDelayMs: number };
+  subgraphEntityBatching: boolean;
   /** undefined: no breakers. */
   subgraphBreaker: { errorPercent: number; minCalls: number; windowMs: number; resetMs: number } | undefined;
   subgraphDedupe: boolean;
@@ -155,6 +158,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     subgraphTimeoutMs: parsed.SUBGRAPH_TIMEOUT_MS,
     subgraphMaxResponseBytes: parsed.SUBGRAPH_MAX_RESPONSE_BYTES,
     subgraphRetries: { max: parsed.SUBGRAPH_RETRIES, baseDelayMs: parsed.SUBGRAPH_RETRY_BASE_MS },
+    subgraphEntityBatching: parsed.SUBGRAPH_ENTITY_BATCHING,
     subgraphBreaker: parsed.SUBGRAPH_BREAKER_ENABLED
       ? {
           errorPercent: parsed.SUBGRAPH_BREAKER_ERROR_PERCENT,

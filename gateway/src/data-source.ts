@@ -29,6 +29,34 @@ class SubgraphFailed extends Error {
 /** Connection errors worth one more try for a query: the subgraph never answered this call. */
 const RETRIABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
 
+/** The most representations one batched entity call carries; a fuller batch is sent and a new one begun. */
+const MAX_BATCH_REPRESENTATIONS = 1_000;
+
+interface BatchWaiter {
+  offset: number;
+  count: number;
+  /** The caller's own body, sent as it is when nobody joined it. */
+  body: string;
+  resolve(answer: Answer): void;
+  reject(error: unknown): void;
+}
+
+/** Entity calls of one shape (operation, other variables, viewer) begun in the same turn of the event loop. */
+interface EntityBatch {
+  query: string;
+  operationName: string | undefined;
+  others: Record<string, unknown>;
+  headers: Record<string, string>;
+  signal: AbortSignal | undefined;
+  representations: unknown[];
+  waiters: BatchWaiter[];
+}
+
+interface SubgraphErrorLike {
+  path?: unknown;
+  [key: string]: unknown;
+}
+
 export type BreakerState = "closed" | "half-open" | "open";
 const BREAKER_GAUGE: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 };
 
@@ -90,10 +118,12 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   private readonly pool: Pool;
   private readonly path: string;
   private readonly inflight = new Map<string, Promise<Answer>>();
+  private readonly batches = new Map<string, EntityBatch>();
 
   readonly subgraph: string;
   private readonly logger: Logger;
   private readonly dedupe: boolean;
+  private readonly batchEntities: boolean;
   private readonly metrics: GatewayMetrics | undefined;
   private readonly maxResponseBytes: number;
   private readonly retries: { max: number; baseDelayMs: number };
@@ -107,6 +137,8 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     maxResponseBytes?: number;
     logger: Logger;
     dedupe: boolean;
+    /** Entity calls of the same shape for the same viewer, begun in the same tick, sent as one. */
+    batchEntities?: boolean;
     metrics?: GatewayMetrics;
     /** Retries after connection errors, for queries only (default: none). */
     retries?: { max: number; baseDelayMs: number };
@@ -118,6 +150,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     this.subgraph = options.subgraph;
     this.logger = options.logger;
     this.dedupe = options.dedupe;
+    this.batchEntities = options.batchEntities ?? false;
     this.metrics = options.metrics;
     const parsed = new URL(url);
     this.path = `${parsed.pathname}${parsed.search}`;
@@ -186,13 +219,13 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
         let pending = this.inflight.get(key);
         this.metrics?.subgraphCalls.inc({ subgraph: this.subgraph, shared: pending ? "true" : "false" });
         if (!pending) {
-          pending = this.call(headers, body, signal, true).finally(() => this.inflight.delete(key));
+          pending = (this.entityCall(request, headers, body, signal) ?? this.call(headers, body, signal, true)).finally(() => this.inflight.delete(key));
           this.inflight.set(key, pending);
         }
         answer = await pending;
       } else {
         this.metrics?.subgraphCalls.inc({ subgraph: this.subgraph, shared: "false" });
-        answer = await this.call(headers, body, signal, isQuery);
+        answer = await ((isQuery && identity !== undefined && this.entityCall(request, headers, body, signal)) || this.call(headers, body, signal, isQuery));
       }
     } catch (error) {
       if (error instanceof SubgraphFailed) throw this.errorFromResponse(error.answer, path);
@@ -218,6 +251,75 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     const policy = incoming?.overallCachePolicy;
     if (policy && "restrict" in policy) policy.restrict(cacheHint(answer.cacheControl));
     return parsed as GatewayGraphQLResponse;
+  }
+
+  /**
+   * Joins the gateway's `_entities` call for a query to the other calls of the same shape (same
+   * operation, same other variables, same viewer's identity token) begun in this turn of the event
+   * loop: one call to the subgraph carries all their representations, and each caller gets its
+   * own slice of `_entities` and the errors whose path falls in it (renumbered), plus every error
+   * without one. Under load, many clients' requests reach the same entity hop at once (each
+   * product listing asks inventory for its page's stock): a call per turn instead of a call per
+   * request. undefined: not such a call.
+   */
+  private entityCall(request: { query?: string; operationName?: string; variables?: Record<string, unknown> }, headers: Record<string, string>, body: string, signal: AbortSignal | undefined): Promise<Answer> | undefined {
+    if (!this.batchEntities || !request.query?.includes("_entities(")) return undefined;
+    const { representations, ...others } = request.variables ?? {};
+    if (!Array.isArray(representations) || representations.length === 0) return undefined;
+    const key = `${headers[IDENTITY_HEADER] ?? ""}\n${request.operationName ?? ""}\n${request.query}\n${JSON.stringify(others)}`;
+    let batch = this.batches.get(key);
+    if (!batch || batch.representations.length + representations.length > MAX_BATCH_REPRESENTATIONS) {
+      const fresh: EntityBatch = { query: request.query, operationName: request.operationName, others, headers, signal, representations: [], waiters: [] };
+      this.batches.set(key, fresh);
+      setImmediate(() => this.flushBatch(key, fresh));
+      batch = fresh;
+    }
+    const joining = batch;
+    return new Promise<Answer>((resolve, reject) => {
+      joining.waiters.push({ offset: joining.representations.length, count: representations.length, body, resolve, reject });
+      joining.representations.push(...representations);
+    });
+  }
+
+  private flushBatch(key: string, batch: EntityBatch): void {
+    if (this.batches.get(key) === batch) this.batches.delete(key);
+    const { waiters } = batch;
+    if (waiters.length === 1) {
+      const [only] = waiters as [BatchWaiter];
+      this.call(batch.headers, only.body, batch.signal, true).then(only.resolve, only.reject);
+      return;
+    }
+    for (let i = 1; i < waiters.length; i++) this.metrics?.subgraphCalls.inc({ subgraph: this.subgraph, shared: "batched" });
+    const body = JSON.stringify({ query: batch.query, variables: { ...batch.others, representations: batch.representations }, ...(batch.operationName ? { operationName: batch.operationName } : {}) });
+    this.call(batch.headers, body, batch.signal, true).then(
+      (answer) => {
+        let parsed: { data?: { _entities?: unknown }; errors?: SubgraphErrorLike[]; extensions?: unknown } | undefined;
+        try {
+          parsed = JSON.parse(answer.text) as typeof parsed;
+        } catch {
+          parsed = undefined;
+        }
+        const entities = parsed?.data?._entities;
+        // Anything but a well-formed answer goes to every caller as it came: each reports it.
+        if (answer.status < 200 || answer.status >= 300 || !Array.isArray(entities) || entities.length !== batch.representations.length) {
+          for (const waiter of waiters) waiter.resolve(answer);
+          return;
+        }
+        for (const waiter of waiters) {
+          const errors = (parsed!.errors ?? []).flatMap((error) => {
+            const path = Array.isArray(error.path) ? error.path : undefined;
+            if (!path || path[0] !== "_entities" || typeof path[1] !== "number") return [error];
+            const index = path[1] - waiter.offset;
+            return index >= 0 && index < waiter.count ? [{ ...error, path: ["_entities", index, ...path.slice(2)] }] : [];
+          });
+          const own = { data: { _entities: entities.slice(waiter.offset, waiter.offset + waiter.count) }, ...(errors.length ? { errors } : {}), ...(parsed!.extensions ? { extensions: parsed!.extensions } : {}) };
+          waiter.resolve({ ...answer, text: JSON.stringify(own) });
+        }
+      },
+      (error: unknown) => {
+        for (const waiter of waiters) waiter.reject(error);
+      },
+    );
   }
 
   /** One call through the breaker, if there is one. */

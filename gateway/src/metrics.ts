@@ -20,7 +20,7 @@ export interface GatewayMetrics {
   redisErrors: Counter<"operation">;
   /** Partner requests by partner, operation and outcome (listed, refused, audit, quota). */
   partnerOperations: Counter<"partner" | "operation" | "outcome">;
-  /** Calls made to each subgraph, and calls that joined an identical one already in flight. */
+  /** Calls made to each subgraph, calls that joined an identical one in flight, and entity calls batched with others. */
   subgraphCalls: Counter<"subgraph" | "shared">;
   /** Subgraph calls made again after a connection error (queries only). */
   subgraphRetries: Counter<"subgraph">;
@@ -79,7 +79,7 @@ export function createMetrics(): GatewayMetrics {
     }),
     subgraphCalls: new Counter({
       name: "gateway_subgraph_calls_total",
-      help: "Calls to each subgraph; shared=true: joined an identical call already in flight instead of making one.",
+      help: "Calls to each subgraph; shared=true: joined an identical call already in flight; shared=batched: joined another entity call begun in the same tick.",
       labelNames: ["subgraph", "shared"],
       registers: [registry],
     }),

@@ -95,6 +95,7 @@ export async function buildGateway(
         maxResponseBytes: config.subgraphMaxResponseBytes,
         logger,
         dedupe: config.subgraphDedupe,
+        batchEntities: config.subgraphEntityBatching,
         metrics,
         retries: config.subgraphRetries,
         ...(config.subgraphBreaker ? { breaker: config.subgraphBreaker } : {}),

@@ -33,7 +33,9 @@ export async function startFaultProxy(target: () => string) {
     if (mode === "hang") return;
     if (mode === "hold") await new Promise<void>((resolve) => held.push(resolve));
     const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !["host", "content-length", "connection"].includes(name))) as Record<string, string>;
-    const upstream = await fetch(target(), { method: req.method ?? "POST", headers, body });
+    // The path as asked (/graphql, or /ready when a gateway probes through the proxy); GET has no body.
+    const method = req.method ?? "POST";
+    const upstream = await fetch(new URL(req.url ?? "/graphql", target()), { method, headers, ...(method === "GET" || method === "HEAD" ? {} : { body }) });
     const answer = Buffer.from(await upstream.arrayBuffer());
     if (mode === "drop-response") {
       req.socket.destroy();

@@ -43,6 +43,11 @@ const schema = z.object({
   APOLLO_TELEMETRY_DISABLED: z.enum(["true", "false", "1", "0"]).default("true").transform((v) => v === "true" || v === "1"),
   /** Time each request-pipeline stage into gateway_pipeline_stage_seconds (off: no cost). */
   PIPELINE_TIMING: z.enum(["true", "false", "1", "0"]).default("false").transform((v) => v === "true" || v === "1"),
+  /**
+   * Mean event-loop delay (ms, over half a second) past which new GraphQL requests get 503 with
+   * Retry-After instead of queueing behind the ones in flight; 0 turns shedding off.
+   */
+  SHED_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).default(500),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(MAX_REQUEST_DEADLINE_MS).default(30_000),
   MAX_REQUEST_BYTES: z.coerce.number().int().min(1_024).default(1_048_576),
   MAX_HEADER_BYTES: z.coerce.number().int().min(1_024).default(16_384),
@@ -94,6 +99,8 @@ export interface GatewayConfig {
   subgraphMaxResponseBytes: number;
   subgraphRetries: { max: number; baseDelayMs: number };
   subgraphEntityBatching: boolean;
+  /** 0: no load shedding. */
+  shedEventLoopDelayMs: number;
   /** undefined: no breakers. */
   subgraphBreaker: { errorPercent: number; minCalls: number; windowMs: number; resetMs: number } | undefined;
   subgraphDedupe: boolean;
@@ -159,6 +166,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     subgraphMaxResponseBytes: parsed.SUBGRAPH_MAX_RESPONSE_BYTES,
     subgraphRetries: { max: parsed.SUBGRAPH_RETRIES, baseDelayMs: parsed.SUBGRAPH_RETRY_BASE_MS },
     subgraphEntityBatching: parsed.SUBGRAPH_ENTITY_BATCHING,
+    shedEventLoopDelayMs: parsed.SHED_EVENT_LOOP_DELAY_MS,
     subgraphBreaker: parsed.SUBGRAPH_BREAKER_ENABLED
       ? {
           errorPercent: parsed.SUBGRAPH_BREAKER_ERROR_PERCENT,

@@ -28,6 +28,10 @@ export interface GatewayMetrics {
   breakerState: Gauge<"subgraph">;
   /** Calls an open breaker failed without trying the subgraph. */
   breakerRejections: Counter<"subgraph">;
+  /** The event loop's mean delay over the last interval, in seconds. */
+  eventLoopDelay: Gauge;
+  /** 1 while new requests are shed (503) because the event loop is behind. */
+  shedding: Gauge;
   /** Time spent in each request-pipeline stage (PIPELINE_TIMING only; registered when enabled). */
   stageSeconds(): Histogram<"stage">;
 }
@@ -99,6 +103,16 @@ export function createMetrics(): GatewayMetrics {
       name: "gateway_subgraph_breaker_rejections_total",
       help: "Subgraph calls an open circuit breaker failed at once, without trying the subgraph.",
       labelNames: ["subgraph"],
+      registers: [registry],
+    }),
+    eventLoopDelay: new Gauge({
+      name: "gateway_event_loop_delay_seconds",
+      help: "The event loop's mean delay over the last half second (load shedding compares it with SHED_EVENT_LOOP_DELAY_MS).",
+      registers: [registry],
+    }),
+    shedding: new Gauge({
+      name: "gateway_load_shedding",
+      help: "1 while new GraphQL requests get 503 because the event loop is behind, else 0.",
       registers: [registry],
     }),
     stageSeconds: () =>

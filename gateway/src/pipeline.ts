@@ -6,6 +6,7 @@ import {
 import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
 import {
   errorMaskingPlugin,
+  ErrorCode,
   executeGraphQLOverHttp,
   inputGuardPlugin,
   requestIdFrom,
@@ -23,6 +24,7 @@ import { batchGuard } from "./batching.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { GatewayContext } from "./context.ts";
 import type { GatewayMetrics } from "./metrics.ts";
+import type { LoadShedder } from "./load-shedding.ts";
 import { costModelFromSupergraph, operationLimitsPlugin } from "./operation-limits.ts";
 import { partnerAuthentication, partnerQuotas, persistedOnly } from "./persisted/partners.ts";
 import type { PersistedOperationRegistry } from "./persisted/registry.ts";
@@ -56,6 +58,8 @@ export interface PipelineParts {
   responseCache: { stage: HttpStage["run"]; plugin: ApolloServerPlugin<GatewayContext> } | undefined;
   /** Signs (or reuses) the identity the subgraphs see for a viewer. */
   signIdentity: (viewer: RequestState["viewer"]) => string;
+  /** Undefined when SHED_EVENT_LOOP_DELAY_MS is 0. */
+  shedder: LoadShedder | undefined;
   /** Set once Apollo Server is built; the last stage hands the request to it. */
   apollo: () => ApolloServer<GatewayContext>;
 }
@@ -70,6 +74,7 @@ const GRAPHQL_MEDIA_TYPES = ["application/graphql-response+json", "application/j
  * once the operation is parsed and validated. What each stage reads and writes of the request
  * state is declared beside it; the order rules live here and nowhere else:
  *
+ * - an overloaded gateway refuses first (after CORS headers), before spending anything on the request;
  * - cheap refusals first (406, credentials), so they cost no body read and no Redis call;
  * - the rate limiter counts a request before its bad credentials are answered, so a caller
  *   guessing tokens or keys is limited like any other, per IP;
@@ -93,6 +98,20 @@ export function requestPipeline(parts: PipelineParts): Stage[] {
       reads: [],
       writes: [],
       run: middlewareStage(cors<cors.CorsRequest>({ origin: config.corsOrigins, credentials: true })),
+    },
+    !!parts.shedder && {
+      name: "shed",
+      phase: "head",
+      why: "While the event loop is behind (SHED_EVENT_LOOP_DELAY_MS), a new request gets 503 + Retry-After at once instead of slowing every request in flight.",
+      reads: [],
+      writes: [],
+      run: (_req, res) => {
+        if (!parts.shedder!.shedding) return;
+        rejected(ErrorCode.SERVICE_UNAVAILABLE);
+        res.setHeader("retry-after", "1");
+        sendError(res, 503, ErrorCode.SERVICE_UNAVAILABLE, "The gateway is overloaded; retry in a moment.");
+        return ANSWERED;
+      },
     },
     {
       name: "accept",

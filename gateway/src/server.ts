@@ -28,6 +28,7 @@ import { queryPlanCache, type PlanCacheStats } from "./plan-cache.ts";
 import { createResponseCache } from "./response-cache.ts";
 import { apiSchemaOf } from "./persisted/manifest.ts";
 import { persistedOperationRegistry } from "./persisted/registry.ts";
+import { eventLoopShedder } from "./load-shedding.ts";
 import { probeSubgraph, type ReadinessReport } from "./readiness.ts";
 import { loadSupergraph } from "./supergraph.ts";
 
@@ -125,7 +126,23 @@ export async function buildGateway(
     metrics,
   });
   const registry = await persistedOperationRegistry({ dir: config.partnerManifestDir, schema: apiSchemaOf(supergraph.sdl), logger });
+  let wasShedding = false;
+  const shedder =
+    config.shedEventLoopDelayMs > 0
+      ? eventLoopShedder({
+          thresholdMs: config.shedEventLoopDelayMs,
+          onSample(delayMs, shedding) {
+            metrics.eventLoopDelay.set(delayMs / 1000);
+            metrics.shedding.set(shedding ? 1 : 0);
+            if (shedding !== wasShedding) {
+              logger.warn({ eventLoopDelayMs: Math.round(delayMs) }, shedding ? "event loop behind: shedding new requests" : "event loop caught up: serving again");
+            }
+            wasShedding = shedding;
+          },
+        })
+      : undefined;
   const stages = requestPipeline({
+    shedder,
     config,
     supergraphSdl: supergraph.sdl,
     logger,
@@ -219,6 +236,7 @@ export async function buildGateway(
     listenOptions: { maxHeaderBytes: config.maxHeaderBytes, requestTimeoutMs: config.requestTimeoutMs + 5_000 },
     readiness,
     async stop() {
+      shedder?.stop();
       await apollo.stop();
       await Promise.all(dataSources.map((source) => source.close()));
       registry.close();

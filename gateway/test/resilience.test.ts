@@ -173,3 +173,47 @@ describe("circuit breaker per subgraph", () => {
     }
   });
 });
+
+/** Polls until `check` holds (a state change, not a timer), for at most 15 s. */
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`never: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe("load shedding", () => {
+  it("while the event loop is behind, new GraphQL requests get 503 + Retry-After at once; once it catches up they are served", async () => {
+    const gateway = await startExtraGateway(stack, { ...UNCACHED, SHED_EVENT_LOOP_DELAY_MS: "20" });
+    const shedding = async () => (await metricValue(gateway.url, "gateway_load_shedding")) === 1;
+    // The gateway runs in this process: keep its event loop busy 250 ms out of every ~270, as a
+    // CPU-bound overload would, answering only in the gaps.
+    const blocker = setInterval(() => {
+      const end = Date.now() + 250;
+      while (Date.now() < end);
+    }, 20);
+    try {
+      await until(shedding, "the gateway sheds");
+      const response = await fetch(`${gateway.url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query: CATEGORY, variables: { id: categoryId } }),
+      });
+      expect(response.status).toBe(503);
+      expect(response.headers.get("retry-after")).toBe("1");
+      expect((await json(response)).errors[0]).toMatchObject({ message: "The gateway is overloaded; retry in a moment.", extensions: { code: "SERVICE_UNAVAILABLE" } });
+      expect(await metricValue(gateway.url, 'gateway_requests_rejected_total{code="SERVICE_UNAVAILABLE"}')).toBeGreaterThanOrEqual(1);
+      // Health checks are not GraphQL requests: they still answer.
+      expect((await fetch(`${gateway.url}/health`)).status).toBe(200);
+
+      clearInterval(blocker);
+      await until(async () => !(await shedding()), "the gateway serves again");
+      const { body } = await gql(gateway.url, CATEGORY, { id: categoryId });
+      expect(body.errors).toBeUndefined();
+    } finally {
+      clearInterval(blocker);
+      await gateway.close();
+    }
+  });
+});

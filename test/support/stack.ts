@@ -106,6 +106,9 @@ export async function startStack(
     PARTNER_KEYS_URL: `${users.url}/internal/partners/resolve`,
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: redisPrefix,
+    // Tests run every service in one process, where loading a module can hold the event loop for
+    // a second: that is not overload. The load-shedding test turns shedding on for its gateway.
+    SHED_EVENT_LOOP_DELAY_MS: "0",
     // Every test file calls from 127.0.0.1 into one Redis prefix; the rate-limit tests set their own.
     RATE_LIMIT_ANONYMOUS_POINTS: "1000000",
     RATE_LIMIT_POINTS: "1000000",
@@ -197,6 +200,7 @@ export async function startExtraGateway(stack: Stack, env: Record<string, string
     ...TEST_AUTH_ENV,
     ...Object.fromEntries(Object.entries(stack.gateway.subgraphUrls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
     PARTNER_KEYS_URL: `${stack.subgraphs.users.url}/internal/partners/resolve`,
+    SHED_EVENT_LOOP_DELAY_MS: "0",
     ...env,
   });
   const gateway = await buildGateway(config, logger);

@@ -26,6 +26,9 @@ class SubgraphFailed extends Error {
   }
 }
 
+/** The request's deadline (pipeline.ts aborts with a TimeoutError) or a wait it cut short. */
+const isDeadlineAbort = (error: unknown) => error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+
 /** Connection errors worth one more try for a query: the subgraph never answered this call. */
 const RETRIABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
 
@@ -35,8 +38,10 @@ const MAX_BATCH_REPRESENTATIONS = 1_000;
 interface BatchWaiter {
   offset: number;
   count: number;
-  /** The caller's own body, sent as it is when nobody joined it. */
+  /** The caller's own body, sent as it is when nobody joined it (or the batch's answer cannot be split). */
   body: string;
+  /** The caller's own deadline: it ends this caller's wait, not the others'. */
+  signal: AbortSignal | undefined;
   resolve(answer: Answer): void;
   reject(error: unknown): void;
 }
@@ -47,7 +52,6 @@ interface EntityBatch {
   operationName: string | undefined;
   others: Record<string, unknown>;
   headers: Record<string, string>;
-  signal: AbortSignal | undefined;
   representations: unknown[];
   waiters: BatchWaiter[];
 }
@@ -94,6 +98,39 @@ function cacheHint(value: string | undefined): { maxAge: number; scope?: "PUBLIC
     else if (name === "public") hint.scope = "PUBLIC";
   }
   return hint;
+}
+
+/**
+ * A batched `_entities` answer cut into each caller's part: its slice of `_entities`, the errors
+ * whose `_entities` index falls in its slice (renumbered) and every error without one, and the
+ * answer's extensions. undefined when the answer is not one that can be split for certain.
+ */
+function splitEntities(answer: Answer, waiters: readonly BatchWaiter[]): Answer[] | undefined {
+  let parsed: { data?: { _entities?: unknown } | null; errors?: unknown; extensions?: unknown };
+  try {
+    parsed = JSON.parse(answer.text) as typeof parsed;
+  } catch {
+    return undefined;
+  }
+  const entities = parsed?.data?._entities;
+  const total = waiters.reduce((sum, waiter) => sum + waiter.count, 0);
+  if (!Array.isArray(entities) || entities.length !== total) return undefined;
+  const errors = parsed.errors ?? [];
+  if (!Array.isArray(errors) || !errors.every((error) => error !== null && typeof error === "object")) return undefined;
+  return waiters.map((waiter) => {
+    const own = (errors as SubgraphErrorLike[]).flatMap((error) => {
+      const path = Array.isArray(error.path) ? error.path : undefined;
+      if (!path || path[0] !== "_entities" || typeof path[1] !== "number") return [error];
+      const index = path[1] - waiter.offset;
+      return index >= 0 && index < waiter.count ? [{ ...error, path: ["_entities", index, ...path.slice(2)] }] : [];
+    });
+    const part = {
+      data: { _entities: entities.slice(waiter.offset, waiter.offset + waiter.count) },
+      ...(own.length ? { errors: own } : {}),
+      ...(parsed.extensions ? { extensions: parsed.extensions } : {}),
+    };
+    return { ...answer, text: JSON.stringify(part) };
+  });
 }
 
 /**
@@ -161,9 +198,10 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
 
   /**
    * opossum's breaker around each call (retries included: one call, one outcome). Failures are
-   * connection errors, timeouts and 5xx answers; an answer too large is the data's fault, not the
-   * subgraph's health, and does not count. Open: calls fail at once with SERVICE_UNAVAILABLE.
-   * After resetMs one probe call goes through (half-open): success closes it, failure reopens it.
+   * connection errors, subgraph timeouts and 5xx answers; an answer too large (the data's fault)
+   * and a call cut by the request's own deadline do not count. Open: calls fail at once with
+   * SERVICE_UNAVAILABLE. After resetMs one probe call goes through (half-open): success closes
+   * it, failure reopens it.
    */
   private createBreaker(options: { errorPercent: number; minCalls: number; windowMs: number; resetMs: number }) {
     const breaker = new CircuitBreaker((headers: Record<string, string>, body: string, signal: AbortSignal | undefined, retriable: boolean) => this.attempt(headers, body, signal, retriable), {
@@ -176,7 +214,9 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
       resetTimeout: options.resetMs,
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
-      errorFilter: (error: unknown) => error instanceof ResponseTooLarge,
+      // Not the subgraph's health: an answer too large (the data), or a call cut by the request's
+      // own deadline (its time may have gone to another subgraph).
+      errorFilter: (error: unknown) => error instanceof ResponseTooLarge || isDeadlineAbort(error),
     });
     const report = (state: BreakerState) => () => {
       this.metrics?.breakerState.set({ subgraph: this.subgraph }, BREAKER_GAUGE[state]);
@@ -260,7 +300,8 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
    * own slice of `_entities` and the errors whose path falls in it (renumbered), plus every error
    * without one. Under load, many clients' requests reach the same entity hop at once (each
    * product listing asks inventory for its page's stock): a call per turn instead of a call per
-   * request. undefined: not such a call.
+   * request. An answer that cannot be split for certain, or too large together, is asked again
+   * per caller; each caller's deadline ends only its own wait. undefined: not such a call.
    */
   private entityCall(request: { query?: string; operationName?: string; variables?: Record<string, unknown> }, headers: Record<string, string>, body: string, signal: AbortSignal | undefined): Promise<Answer> | undefined {
     if (!this.batchEntities || !request.query?.includes("_entities(")) return undefined;
@@ -269,14 +310,14 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     const key = `${headers[IDENTITY_HEADER] ?? ""}\n${request.operationName ?? ""}\n${request.query}\n${JSON.stringify(others)}`;
     let batch = this.batches.get(key);
     if (!batch || batch.representations.length + representations.length > MAX_BATCH_REPRESENTATIONS) {
-      const fresh: EntityBatch = { query: request.query, operationName: request.operationName, others, headers, signal, representations: [], waiters: [] };
+      const fresh: EntityBatch = { query: request.query, operationName: request.operationName, others, headers, representations: [], waiters: [] };
       this.batches.set(key, fresh);
       setImmediate(() => this.flushBatch(key, fresh));
       batch = fresh;
     }
     const joining = batch;
     return new Promise<Answer>((resolve, reject) => {
-      joining.waiters.push({ offset: joining.representations.length, count: representations.length, body, resolve, reject });
+      joining.waiters.push({ offset: joining.representations.length, count: representations.length, body, signal, resolve, reject });
       joining.representations.push(...representations);
     });
   }
@@ -286,40 +327,53 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     const { waiters } = batch;
     if (waiters.length === 1) {
       const [only] = waiters as [BatchWaiter];
-      this.call(batch.headers, only.body, batch.signal, true).then(only.resolve, only.reject);
+      this.alone(batch, only);
       return;
     }
     for (let i = 1; i < waiters.length; i++) this.metrics?.subgraphCalls.inc({ subgraph: this.subgraph, shared: "batched" });
+    // Each caller's deadline ends its own wait; the call itself is cut only when all have given up.
+    const shared = new AbortController();
+    let waiting = waiters.length;
+    const stops = waiters.map((waiter) => {
+      const giveUp = () => {
+        waiter.reject(waiter.signal!.reason);
+        if (--waiting === 0) shared.abort(waiter.signal!.reason);
+      };
+      if (!waiter.signal) return () => {};
+      if (waiter.signal.aborted) giveUp();
+      else waiter.signal.addEventListener("abort", giveUp, { once: true });
+      return () => waiter.signal!.removeEventListener("abort", giveUp);
+    });
+    const done = () => stops.forEach((stop) => stop());
     const body = JSON.stringify({ query: batch.query, variables: { ...batch.others, representations: batch.representations }, ...(batch.operationName ? { operationName: batch.operationName } : {}) });
-    this.call(batch.headers, body, batch.signal, true).then(
+    this.call(batch.headers, body, shared.signal, true).then(
       (answer) => {
-        let parsed: { data?: { _entities?: unknown }; errors?: SubgraphErrorLike[]; extensions?: unknown } | undefined;
-        try {
-          parsed = JSON.parse(answer.text) as typeof parsed;
-        } catch {
-          parsed = undefined;
-        }
-        const entities = parsed?.data?._entities;
-        // Anything but a well-formed answer goes to every caller as it came: each reports it.
-        if (answer.status < 200 || answer.status >= 300 || !Array.isArray(entities) || entities.length !== batch.representations.length) {
-          for (const waiter of waiters) waiter.resolve(answer);
+        done();
+        const split = answer.status >= 200 && answer.status < 300 ? splitEntities(answer, waiters) : undefined;
+        // An answer that cannot be split for certain (a 4xx, malformed JSON, missing or miscounted
+        // entities, errors not a list): every caller asks again on its own, so each gets an
+        // answer about its own representations only.
+        if (!split) {
+          for (const waiter of waiters) this.alone(batch, waiter);
           return;
         }
-        for (const waiter of waiters) {
-          const errors = (parsed!.errors ?? []).flatMap((error) => {
-            const path = Array.isArray(error.path) ? error.path : undefined;
-            if (!path || path[0] !== "_entities" || typeof path[1] !== "number") return [error];
-            const index = path[1] - waiter.offset;
-            return index >= 0 && index < waiter.count ? [{ ...error, path: ["_entities", index, ...path.slice(2)] }] : [];
-          });
-          const own = { data: { _entities: entities.slice(waiter.offset, waiter.offset + waiter.count) }, ...(errors.length ? { errors } : {}), ...(parsed!.extensions ? { extensions: parsed!.extensions } : {}) };
-          waiter.resolve({ ...answer, text: JSON.stringify(own) });
-        }
+        waiters.forEach((waiter, i) => waiter.resolve(split[i]!));
       },
       (error: unknown) => {
+        done();
+        // Too large together is not too large alone: each caller asks again on its own.
+        if (error instanceof ResponseTooLarge) {
+          for (const waiter of waiters) this.alone(batch, waiter);
+          return;
+        }
         for (const waiter of waiters) waiter.reject(error);
       },
     );
+  }
+
+  /** A batched caller's own call, with its own body and deadline. */
+  private alone(batch: EntityBatch, waiter: BatchWaiter): void {
+    this.call(batch.headers, waiter.body, waiter.signal, true).then(waiter.resolve, waiter.reject);
   }
 
   /** One call through the breaker, if there is one. */
@@ -359,7 +413,13 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     return new Promise<Answer>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
       let abort: ((error: Error) => void) | undefined;
-      const onAbort = () => abort?.(signal!.reason as Error);
+      // A deadline may pass while the call still waits for a connection (no abort yet): the
+      // caller is answered now, and the call is cut as soon as undici hands it a connection.
+      const onAbort = () => {
+        if (abort) return abort(signal!.reason as Error);
+        settle();
+        reject(signal!.reason);
+      };
       signal?.addEventListener("abort", onAbort, { once: true });
       const settle = () => signal?.removeEventListener("abort", onAbort);
       const answer: Answer = { status: 0, contentType: undefined, cacheControl: undefined, text: "" };
@@ -370,6 +430,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
         {
           onConnect(abortCall) {
             abort = abortCall;
+            if (signal?.aborted) abortCall(signal.reason as Error);
           },
           onHeaders(status, rawHeaders) {
             answer.status = status;

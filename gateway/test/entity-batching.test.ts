@@ -15,6 +15,12 @@ const ENTITIES = `query($representations:[_Any!]!){_entities(representations:$re
 let server: Server;
 let url: string;
 const calls: { identity: string | undefined; query: string; representations: { id: string }[] }[] = [];
+/** "hold": answers wait for release(); "hang": never answered. */
+let mode: "answer" | "hold" | "hang" = "answer";
+const held: (() => void)[] = [];
+const release = () => {
+  for (const answer of held.splice(0)) answer();
+};
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -24,14 +30,25 @@ beforeAll(async () => {
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { query: string; variables: { representations?: { id: string }[] } };
       const representations = body.variables.representations ?? [];
       calls.push({ identity: req.headers[IDENTITY_HEADER] as string | undefined, query: body.query, representations });
+      if (mode === "hang") return;
+      // A subgraph that garbles its errors when asked about several "malformed" products at once.
+      if (representations.length > 1 && representations.some((r) => r.id.startsWith("malformed"))) {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ data: { _entities: representations.map(() => null) }, errors: "not a list" }));
+        return;
+      }
       const errors = representations.flatMap((r, i) =>
         r.id.startsWith("bad") ? [{ message: `no stock for ${r.id}`, path: ["_entities", i, "inStock"], extensions: { code: "NOT_FOUND" } }] : [],
       );
       const data = body.query.includes("_entities")
         ? { _entities: representations.map((r) => (r.id.startsWith("bad") ? null : { inStock: true, id: r.id })) }
         : { ping: "pong" };
-      res.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=30, public" });
-      res.end(JSON.stringify({ data, ...(errors.length ? { errors } : {}) }));
+      const answer = () => {
+        res.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=30, public" });
+        res.end(JSON.stringify({ data, ...(errors.length ? { errors } : {}) }));
+      };
+      if (mode === "hold") held.push(answer);
+      else answer();
     });
   });
   server.listen(0, "127.0.0.1");
@@ -40,16 +57,16 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-function source(batchEntities = true) {
-  return new SubgraphDataSource({ subgraph: "inventory", url, timeoutMs: 5_000, logger: createLogger("test", "silent"), dedupe: true, batchEntities });
+function source(batchEntities = true, timeoutMs = 5_000) {
+  return new SubgraphDataSource({ subgraph: "inventory", url, timeoutMs, logger: createLogger("test", "silent"), dedupe: true, batchEntities });
 }
 
 /** A call as Apollo's executor makes it on behalf of a client's operation. */
-function call(ds: SubgraphDataSource, ids: string[], options: { identity?: string; operation?: "query" | "mutation"; query?: string } = {}) {
+function call(ds: SubgraphDataSource, ids: string[], options: { identity?: string; operation?: "query" | "mutation"; query?: string; deadline?: AbortSignal } = {}) {
   return ds.process({
     kind: "incoming operation",
     request: { query: options.query ?? ENTITIES, variables: { representations: ids.map((id) => ({ __typename: "Product", id })) } },
-    context: { requestId: `r-${ids.join("-")}`, identityToken: options.identity ?? "anonymous-token", deadline: undefined },
+    context: { requestId: `r-${ids.join("-")}`, identityToken: options.identity ?? "anonymous-token", deadline: options.deadline },
     incomingRequestContext: { operation: { operation: options.operation ?? "query" } },
     pathInIncomingRequest: ["products", "edges", "@", "node"],
   } as never) as Promise<{ data?: { _entities?: ({ id: string } | null)[] }; errors?: { message: string; path?: unknown[] }[] }>;
@@ -102,3 +119,68 @@ describe("entity calls begun in the same tick", () => {
     await ds.close();
   });
 });
+
+describe("when a batch goes wrong, each caller is answered about its own part", () => {
+  it("an answer that cannot be split (errors not a list) is asked again per caller, each getting its own answer", async () => {
+    const ds = source();
+    calls.length = 0;
+    const [a, b] = await Promise.all([call(ds, ["malformed-1"]), call(ds, ["m2", "m3"])]);
+    // One batched call, then one call per caller.
+    expect(calls.map((c) => c.representations.map((r) => r.id))).toEqual([["malformed-1", "m2", "m3"], ["malformed-1"], ["m2", "m3"]]);
+    expect(a.data!._entities).toEqual([{ inStock: true, id: "malformed-1" }]);
+    expect(b.data!._entities).toEqual([{ inStock: true, id: "m2" }, { inStock: true, id: "m3" }]);
+    await ds.close();
+  });
+
+  it("a caller whose deadline passes stops waiting; the others in its batch still get their answers", async () => {
+    const ds = source();
+    calls.length = 0;
+    mode = "hold";
+    try {
+      const late = new AbortController();
+      const [a, b] = [call(ds, ["d1"], { deadline: late.signal }), call(ds, ["d2"])];
+      await until(() => calls.length === 1);
+      late.abort(new DOMException("The request's deadline passed.", "TimeoutError"));
+      await expect(a).rejects.toMatchObject({ extensions: { code: "GATEWAY_TIMEOUT", serviceName: "inventory" } });
+      release();
+      expect((await b).data!._entities).toEqual([{ inStock: true, id: "d2" }]);
+    } finally {
+      mode = "answer";
+      release();
+      await ds.close();
+    }
+  });
+});
+
+describe("deadline", () => {
+  it("ends a call still waiting for a free connection (every connection busy)", async () => {
+    const ds = source(false, 60_000);
+    calls.length = 0;
+    mode = "hang";
+    try {
+      // The pool's 64 connections each hold a call the subgraph never answers.
+      const busy = Array.from({ length: 64 }, (_, i) => call(ds, [`busy-${i}`]).catch(() => undefined));
+      await until(() => calls.length === 64);
+      const deadline = new AbortController();
+      const queued = call(ds, ["queued"], { deadline: deadline.signal });
+      deadline.abort(new DOMException("The request's deadline passed.", "TimeoutError"));
+      await expect(queued).rejects.toMatchObject({ extensions: { code: "GATEWAY_TIMEOUT", serviceName: "inventory" } });
+      expect(calls).toHaveLength(64);
+      void busy;
+    } finally {
+      mode = "answer";
+      // Cut the hung calls first: closing the pool waits for calls in flight.
+      server.closeAllConnections();
+      await ds.close().catch(() => undefined);
+    }
+  });
+});
+
+/** Polls until `check` holds, for at most 10 s. */
+async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition never held");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -5,6 +5,7 @@ import { setTimeout as wait } from "node:timers/promises";
 import CircuitBreaker from "opossum";
 import { Pool } from "undici";
 import type { GatewayContext } from "./context.ts";
+import { EntityBatcher } from "./entity-batching.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 
 type GatewayGraphQLResponse = Awaited<ReturnType<GraphQLDataSource["process"]>>;
@@ -32,40 +33,11 @@ const isDeadlineAbort = (error: unknown) => error instanceof Error && (error.nam
 /** Connection errors worth one more try for a query: the subgraph never answered this call. */
 const RETRIABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
 
-/** The most representations one batched entity call carries; a fuller batch is sent and a new one begun. */
-const MAX_BATCH_REPRESENTATIONS = 1_000;
-
-interface BatchWaiter {
-  offset: number;
-  count: number;
-  /** The caller's own body, sent as it is when nobody joined it (or the batch's answer cannot be split). */
-  body: string;
-  /** The caller's own deadline: it ends this caller's wait, not the others'. */
-  signal: AbortSignal | undefined;
-  resolve(answer: Answer): void;
-  reject(error: unknown): void;
-}
-
-/** Entity calls of one shape (operation, other variables, viewer) begun in the same turn of the event loop. */
-interface EntityBatch {
-  query: string;
-  operationName: string | undefined;
-  others: Record<string, unknown>;
-  headers: Record<string, string>;
-  representations: unknown[];
-  waiters: BatchWaiter[];
-}
-
-interface SubgraphErrorLike {
-  path?: unknown;
-  [key: string]: unknown;
-}
-
 export type BreakerState = "closed" | "half-open" | "open";
 const BREAKER_GAUGE: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 };
 
 /** A subgraph's answer as read off the wire; shared by every caller of a de-duplicated call. */
-interface Answer {
+export interface Answer {
   status: number;
   contentType: string | undefined;
   cacheControl: string | undefined;
@@ -101,39 +73,6 @@ function cacheHint(value: string | undefined): { maxAge: number; scope?: "PUBLIC
 }
 
 /**
- * A batched `_entities` answer cut into each caller's part: its slice of `_entities`, the errors
- * whose `_entities` index falls in its slice (renumbered) and every error without one, and the
- * answer's extensions. undefined when the answer is not one that can be split for certain.
- */
-function splitEntities(answer: Answer, waiters: readonly BatchWaiter[]): Answer[] | undefined {
-  let parsed: { data?: { _entities?: unknown } | null; errors?: unknown; extensions?: unknown };
-  try {
-    parsed = JSON.parse(answer.text) as typeof parsed;
-  } catch {
-    return undefined;
-  }
-  const entities = parsed?.data?._entities;
-  const total = waiters.reduce((sum, waiter) => sum + waiter.count, 0);
-  if (!Array.isArray(entities) || entities.length !== total) return undefined;
-  const errors = parsed.errors ?? [];
-  if (!Array.isArray(errors) || !errors.every((error) => error !== null && typeof error === "object")) return undefined;
-  return waiters.map((waiter) => {
-    const own = (errors as SubgraphErrorLike[]).flatMap((error) => {
-      const path = Array.isArray(error.path) ? error.path : undefined;
-      if (!path || path[0] !== "_entities" || typeof path[1] !== "number") return [error];
-      const index = path[1] - waiter.offset;
-      return index >= 0 && index < waiter.count ? [{ ...error, path: ["_entities", index, ...path.slice(2)] }] : [];
-    });
-    const part = {
-      data: { _entities: entities.slice(waiter.offset, waiter.offset + waiter.count) },
-      ...(own.length ? { errors: own } : {}),
-      ...(parsed.extensions ? { extensions: parsed.extensions } : {}),
-    };
-    return { ...answer, text: JSON.stringify(part) };
-  });
-}
-
-/**
  * Every request to a subgraph goes through here; it is the one place that decides which headers a
  * subgraph sees: the request id, so logs line up, and the gateway-signed identity of the caller.
  * No client header is forwarded.
@@ -155,12 +94,11 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   private readonly pool: Pool;
   private readonly path: string;
   private readonly inflight = new Map<string, Promise<Answer>>();
-  private readonly batches = new Map<string, EntityBatch>();
 
   readonly subgraph: string;
   private readonly logger: Logger;
   private readonly dedupe: boolean;
-  private readonly batchEntities: boolean;
+  private readonly batcher: EntityBatcher | undefined;
   private readonly metrics: GatewayMetrics | undefined;
   private readonly maxResponseBytes: number;
   private readonly retries: { max: number; baseDelayMs: number };
@@ -187,13 +125,20 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     this.subgraph = options.subgraph;
     this.logger = options.logger;
     this.dedupe = options.dedupe;
-    this.batchEntities = options.batchEntities ?? false;
     this.metrics = options.metrics;
     const parsed = new URL(url);
     this.path = `${parsed.pathname}${parsed.search}`;
     this.pool = new Pool(parsed.origin, { connections: 64, keepAliveTimeout: 30_000, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
     this.retries = options.retries ?? { max: 0, baseDelayMs: 0 };
     this.breaker = options.breaker && this.createBreaker(options.breaker);
+    this.batcher = options.batchEntities
+      ? new EntityBatcher({
+          call: (headers, body, signal) => this.call(headers, body, signal, true),
+          // Too large together is not too large alone.
+          askAloneAfter: (error) => error instanceof ResponseTooLarge,
+          joined: () => this.metrics?.subgraphCalls.inc({ subgraph: this.subgraph, shared: "batched" }),
+        })
+      : undefined;
   }
 
   /**
@@ -259,13 +204,13 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
         let pending = this.inflight.get(key);
         this.metrics?.subgraphCalls.inc({ subgraph: this.subgraph, shared: pending ? "true" : "false" });
         if (!pending) {
-          pending = (this.entityCall(request, headers, body, signal) ?? this.call(headers, body, signal, true)).finally(() => this.inflight.delete(key));
+          pending = (this.batcher?.join(request, headers, body, signal) ?? this.call(headers, body, signal, true)).finally(() => this.inflight.delete(key));
           this.inflight.set(key, pending);
         }
         answer = await pending;
       } else {
         this.metrics?.subgraphCalls.inc({ subgraph: this.subgraph, shared: "false" });
-        answer = await ((isQuery && identity !== undefined && this.entityCall(request, headers, body, signal)) || this.call(headers, body, signal, isQuery));
+        answer = await ((isQuery && identity !== undefined && this.batcher?.join(request, headers, body, signal)) || this.call(headers, body, signal, isQuery));
       }
     } catch (error) {
       if (error instanceof SubgraphFailed) throw this.errorFromResponse(error.answer, path);
@@ -291,89 +236,6 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     const policy = incoming?.overallCachePolicy;
     if (policy && "restrict" in policy) policy.restrict(cacheHint(answer.cacheControl));
     return parsed as GatewayGraphQLResponse;
-  }
-
-  /**
-   * Joins the gateway's `_entities` call for a query to the other calls of the same shape (same
-   * operation, same other variables, same viewer's identity token) begun in this turn of the event
-   * loop: one call to the subgraph carries all their representations, and each caller gets its
-   * own slice of `_entities` and the errors whose path falls in it (renumbered), plus every error
-   * without one. Under load, many clients' requests reach the same entity hop at once (each
-   * product listing asks inventory for its page's stock): a call per turn instead of a call per
-   * request. An answer that cannot be split for certain, or too large together, is asked again
-   * per caller; each caller's deadline ends only its own wait. undefined: not such a call.
-   */
-  private entityCall(request: { query?: string; operationName?: string; variables?: Record<string, unknown> }, headers: Record<string, string>, body: string, signal: AbortSignal | undefined): Promise<Answer> | undefined {
-    if (!this.batchEntities || !request.query?.includes("_entities(")) return undefined;
-    const { representations, ...others } = request.variables ?? {};
-    if (!Array.isArray(representations) || representations.length === 0) return undefined;
-    const key = `${headers[IDENTITY_HEADER] ?? ""}\n${request.operationName ?? ""}\n${request.query}\n${JSON.stringify(others)}`;
-    let batch = this.batches.get(key);
-    if (!batch || batch.representations.length + representations.length > MAX_BATCH_REPRESENTATIONS) {
-      const fresh: EntityBatch = { query: request.query, operationName: request.operationName, others, headers, representations: [], waiters: [] };
-      this.batches.set(key, fresh);
-      setImmediate(() => this.flushBatch(key, fresh));
-      batch = fresh;
-    }
-    const joining = batch;
-    return new Promise<Answer>((resolve, reject) => {
-      joining.waiters.push({ offset: joining.representations.length, count: representations.length, body, signal, resolve, reject });
-      joining.representations.push(...representations);
-    });
-  }
-
-  private flushBatch(key: string, batch: EntityBatch): void {
-    if (this.batches.get(key) === batch) this.batches.delete(key);
-    const { waiters } = batch;
-    if (waiters.length === 1) {
-      const [only] = waiters as [BatchWaiter];
-      this.alone(batch, only);
-      return;
-    }
-    for (let i = 1; i < waiters.length; i++) this.metrics?.subgraphCalls.inc({ subgraph: this.subgraph, shared: "batched" });
-    // Each caller's deadline ends its own wait; the call itself is cut only when all have given up.
-    const shared = new AbortController();
-    let waiting = waiters.length;
-    const stops = waiters.map((waiter) => {
-      const giveUp = () => {
-        waiter.reject(waiter.signal!.reason);
-        if (--waiting === 0) shared.abort(waiter.signal!.reason);
-      };
-      if (!waiter.signal) return () => {};
-      if (waiter.signal.aborted) giveUp();
-      else waiter.signal.addEventListener("abort", giveUp, { once: true });
-      return () => waiter.signal!.removeEventListener("abort", giveUp);
-    });
-    const done = () => stops.forEach((stop) => stop());
-    const body = JSON.stringify({ query: batch.query, variables: { ...batch.others, representations: batch.representations }, ...(batch.operationName ? { operationName: batch.operationName } : {}) });
-    this.call(batch.headers, body, shared.signal, true).then(
-      (answer) => {
-        done();
-        const split = answer.status >= 200 && answer.status < 300 ? splitEntities(answer, waiters) : undefined;
-        // An answer that cannot be split for certain (a 4xx, malformed JSON, missing or miscounted
-        // entities, errors not a list): every caller asks again on its own, so each gets an
-        // answer about its own representations only.
-        if (!split) {
-          for (const waiter of waiters) this.alone(batch, waiter);
-          return;
-        }
-        waiters.forEach((waiter, i) => waiter.resolve(split[i]!));
-      },
-      (error: unknown) => {
-        done();
-        // Too large together is not too large alone: each caller asks again on its own.
-        if (error instanceof ResponseTooLarge) {
-          for (const waiter of waiters) this.alone(batch, waiter);
-          return;
-        }
-        for (const waiter of waiters) waiter.reject(error);
-      },
-    );
-  }
-
-  /** A batched caller's own call, with its own body and deadline. */
-  private alone(batch: EntityBatch, waiter: BatchWaiter): void {
-    this.call(batch.headers, waiter.body, waiter.signal, true).then(waiter.resolve, waiter.reject);
   }
 
   /** One call through the breaker, if there is one. */

@@ -680,9 +680,9 @@ try {
     JWT_ACCESS_TOKEN_TTL_SECONDS: "86400",
   });
   const startSubgraphs = async (nodeEnv: string, seed: boolean) => {
-    const started = SUBGRAPHS.map((name) => startService(`subgraph ${name}`, `subgraphs/${name}/src/index.ts`, subgraphEnv(name, nodeEnv, seed)));
-    await Promise.all(started.map((s, i) => waitUntil(s, getOk(`http://127.0.0.1:${ports[SUBGRAPHS[i]!]}/ready`))));
-    return started;
+    const services = SUBGRAPHS.map((name) => startService(`subgraph ${name}`, `subgraphs/${name}/src/index.ts`, subgraphEnv(name, nodeEnv, seed)));
+    await Promise.all(services.map((s, i) => waitUntil(s, getOk(`http://127.0.0.1:${ports[SUBGRAPHS[i]!]}/ready`))));
+    return services;
   };
   const seeders = await startSubgraphs("development", true);
   await Promise.all(seeders.map(stopService));

@@ -197,6 +197,8 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     const path = responsePath("pathInIncomingRequest" in options ? options.pathInIncomingRequest : undefined);
 
     const isQuery = incoming?.operation?.operation === "query";
+    // A query's entity call may join a batch (entity-batching.ts); anything else is a call of its own.
+    const exchange = () => (isQuery && identity !== undefined && this.batcher?.join(request, headers, body, signal)) || this.call(headers, body, signal, isQuery);
     let answer: Answer;
     try {
       if (this.dedupe && identity !== undefined && isQuery) {
@@ -204,13 +206,13 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
         let pending = this.inflight.get(key);
         this.metrics?.subgraphCalls.inc({ subgraph: this.subgraph, shared: pending ? "true" : "false" });
         if (!pending) {
-          pending = (this.batcher?.join(request, headers, body, signal) ?? this.call(headers, body, signal, true)).finally(() => this.inflight.delete(key));
+          pending = exchange().finally(() => this.inflight.delete(key));
           this.inflight.set(key, pending);
         }
         answer = await pending;
       } else {
         this.metrics?.subgraphCalls.inc({ subgraph: this.subgraph, shared: "false" });
-        answer = await ((isQuery && identity !== undefined && this.batcher?.join(request, headers, body, signal)) || this.call(headers, body, signal, isQuery));
+        answer = await exchange();
       }
     } catch (error) {
       if (error instanceof SubgraphFailed) throw this.errorFromResponse(error.answer, path);
@@ -380,7 +382,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
       return this.failure(`The ${this.subgraph} service answered with more data than the gateway accepts.`, ErrorCode.SUBGRAPH_RESPONSE_TOO_LARGE, path);
     }
     const code = (error as { code?: unknown }).code;
-    if (error.name === "TimeoutError" || error.name === "AbortError" || (typeof code === "string" && TIMEOUT_CODES.has(code))) {
+    if (isDeadlineAbort(error) || (typeof code === "string" && TIMEOUT_CODES.has(code))) {
       return this.failure(`The ${this.subgraph} service did not answer in time.`, ErrorCode.GATEWAY_TIMEOUT, path);
     }
     if (typeof code === "string" && (code.startsWith("UND_ERR") || /^E[A-Z]+$/.test(code))) return this.unavailable(path);

@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createLogger, IDENTITY_HEADER } from "@catalog/common/edge";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../../test/support/selling.ts";
 import { SubgraphDataSource } from "../src/data-source.ts";
 
 const ENTITIES = `query($representations:[_Any!]!){_entities(representations:$representations){...on Product{inStock}}}`;
@@ -139,7 +140,7 @@ describe("when a batch goes wrong, each caller is answered about its own part", 
     try {
       const late = new AbortController();
       const [a, b] = [call(ds, ["d1"], { deadline: late.signal }), call(ds, ["d2"])];
-      await until(() => calls.length === 1);
+      await eventually(async () => expect(calls).toHaveLength(1));
       late.abort(new DOMException("The request's deadline passed.", "TimeoutError"));
       await expect(a).rejects.toMatchObject({ extensions: { code: "GATEWAY_TIMEOUT", serviceName: "inventory" } });
       release();
@@ -160,7 +161,7 @@ describe("deadline", () => {
     try {
       // The pool's 64 connections each hold a call the subgraph never answers.
       const busy = Array.from({ length: 64 }, (_, i) => call(ds, [`busy-${i}`]).catch(() => undefined));
-      await until(() => calls.length === 64);
+      await eventually(async () => expect(calls).toHaveLength(64));
       const deadline = new AbortController();
       const queued = call(ds, ["queued"], { deadline: deadline.signal });
       deadline.abort(new DOMException("The request's deadline passed.", "TimeoutError"));
@@ -175,12 +176,3 @@ describe("deadline", () => {
     }
   });
 });
-
-/** Polls until `check` holds, for at most 10 s. */
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition never held");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_USER, bearer } from "../../test/support/auth.ts";
 import { startFaultProxy } from "../../test/support/fault-proxy.ts";
+import { eventually } from "../../test/support/selling.ts";
 import { createCategoryTree, token } from "../../test/support/fixtures.ts";
 import { gql, json, metricValue, startExtraGateway, startStack, type Stack } from "../../test/support/stack.ts";
 
@@ -26,15 +27,11 @@ const CATEGORY = `query($id: ID!) { category(id: $id) { id } }`;
 /** Every call here must reach the subgraph: no answer from the response cache. */
 const UNCACHED = { RESPONSE_CACHE_ENABLED: "false" };
 
-/** Polls the gateway's /ready until the products breaker is in `state` (a state change, not a timer). */
-async function breakerReaches(url: string, state: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const report = await json(await fetch(`${url}/ready`));
-    if (report.breakers.products === state) return;
-    if (Date.now() > deadline) throw new Error(`the products breaker stayed ${report.breakers.products}, never ${state}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+/** Waits until the gateway's /ready shows the products breaker in `state` (a state change, not a timer). */
+function breakerReaches(url: string, state: string): Promise<void> {
+  return eventually(async () => {
+    expect((await json(await fetch(`${url}/ready`))).breakers.products).toBe(state);
+  });
 }
 
 describe("retries after connection errors", () => {
@@ -174,15 +171,6 @@ describe("circuit breaker per subgraph", () => {
   });
 });
 
-/** Polls until `check` holds (a state change, not a timer), for at most 15 s. */
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`never: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 describe("load shedding", () => {
   it("while the event loop is behind, new GraphQL requests get 503 + Retry-After at once; once it catches up they are served", async () => {
     const gateway = await startExtraGateway(stack, { ...UNCACHED, SHED_EVENT_LOOP_DELAY_MS: "20" });
@@ -194,7 +182,7 @@ describe("load shedding", () => {
       while (Date.now() < end);
     }, 20);
     try {
-      await until(shedding, "the gateway sheds");
+      await eventually(async () => expect(await shedding()).toBe(true));
       const response = await fetch(`${gateway.url}/graphql`, {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -208,7 +196,7 @@ describe("load shedding", () => {
       expect((await fetch(`${gateway.url}/health`)).status).toBe(200);
 
       clearInterval(blocker);
-      await until(async () => !(await shedding()), "the gateway serves again");
+      await eventually(async () => expect(await shedding()).toBe(false));
       const { body } = await gql(gateway.url, CATEGORY, { id: categoryId });
       expect(body.errors).toBeUndefined();
     } finally {

@@ -5,6 +5,7 @@ import path from "node:path";
 import {
   cacheInvalidator,
   createLogger,
+  databasePoolEnv,
   demoSeedAllowed,
   memoryResponseCacheStore,
   openPurgeStore,
@@ -35,6 +36,7 @@ const env = parseEnv(
     LOG_LEVEL: z.string().default("warn"),
     REDIS_URL: z.url().optional(),
     REDIS_KEY_PREFIX: z.string().default("catalog:"),
+    ...databasePoolEnv,
   }).loose(),
 );
 const fresh = process.argv.includes("--fresh");
@@ -62,7 +64,12 @@ const peerUrls = new Map<string, string>();
 try {
   const results = await Promise.all(
     subgraphModules.map(async (module, index) => {
-      const db = await openSubgraphDatabase(module.name, { env: process.env, dataDir: env.DATA_DIR, fresh });
+      const db = await openSubgraphDatabase(module.name, {
+        env: process.env,
+        dataDir: env.DATA_DIR,
+        fresh,
+        pool: { poolSize: env.DB_POOL_SIZE, acquireTimeoutMs: env.DB_POOL_ACQUIRE_TIMEOUT_MS },
+      });
       return startSubgraph(module, {
         db,
         logger: logger.child({ subgraph: module.name }),

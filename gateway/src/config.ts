@@ -41,6 +41,11 @@ const schema = z.object({
    * is set; ours does not unless an operator opts in with APOLLO_TELEMETRY_DISABLED=false.
    */
   APOLLO_TELEMETRY_DISABLED: z.enum(["true", "false", "1", "0"]).default("true").transform((v) => v === "true" || v === "1"),
+  /**
+   * Distinct operation names gateway_request_duration_seconds keeps as labels; later ones are
+   * counted as "other", so callers inventing names cannot grow the series without bound.
+   */
+  METRICS_MAX_OPERATION_NAMES: z.coerce.number().int().min(0).max(10_000).default(100),
   /** Time each request-pipeline stage into gateway_pipeline_stage_seconds (off: no cost). */
   PIPELINE_TIMING: z.enum(["true", "false", "1", "0"]).default("false").transform((v) => v === "true" || v === "1"),
   /**
@@ -106,6 +111,7 @@ export interface GatewayConfig {
   subgraphDedupe: boolean;
   apolloTelemetryDisabled: boolean;
   pipelineTiming: boolean;
+  metricsMaxOperationNames: number;
   corsOrigins: string[];
   /** Sandbox and introspection: on outside production unless INTROSPECTION says otherwise. */
   introspection: boolean;
@@ -178,6 +184,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     subgraphDedupe: parsed.SUBGRAPH_DEDUPE,
     apolloTelemetryDisabled: parsed.APOLLO_TELEMETRY_DISABLED,
     pipelineTiming: parsed.PIPELINE_TIMING,
+    metricsMaxOperationNames: parsed.METRICS_MAX_OPERATION_NAMES,
     corsOrigins: parsed.CORS_ORIGINS
       ? parsed.CORS_ORIGINS.split(",").map((origin) => origin.trim()).filter(Boolean)
       : production

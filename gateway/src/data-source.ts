@@ -33,6 +33,13 @@ const isDeadlineAbort = (error: unknown) => error instanceof Error && (error.nam
 /** Connection errors worth one more try for a query: the subgraph never answered this call. */
 const RETRIABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
 
+/** The fetch histogram's outcome label for each error a call can end in (else "error"). */
+const FETCH_OUTCOMES: Record<string, string> = {
+  [ErrorCode.SERVICE_UNAVAILABLE]: "unavailable",
+  [ErrorCode.GATEWAY_TIMEOUT]: "timeout",
+  [ErrorCode.SUBGRAPH_RESPONSE_TOO_LARGE]: "too_large",
+};
+
 export type BreakerState = "closed" | "half-open" | "open";
 const BREAKER_GAUGE: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 };
 
@@ -181,7 +188,25 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     return this.breaker.halfOpen ? "half-open" : "open";
   }
 
+  /** A call, timed into gateway_subgraph_fetch_duration_seconds by how it ended. */
   async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<GatewayGraphQLResponse> {
+    const histogram = this.metrics?.subgraphFetchSeconds;
+    if (!histogram) return this.exchange(options);
+    const started = performance.now();
+    let outcome = "error";
+    try {
+      const response = await this.exchange(options);
+      outcome = response.errors?.length ? "errors" : "ok";
+      return response;
+    } catch (error) {
+      outcome = FETCH_OUTCOMES[(error as GraphQLError).extensions?.code as string] ?? "error";
+      throw error;
+    } finally {
+      histogram.observe({ subgraph: this.subgraph, outcome }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async exchange(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<GatewayGraphQLResponse> {
     const { request, context } = options;
     if (!request.query) throw new Error("Missing query");
     const { http: _http, query, ...rest } = request;

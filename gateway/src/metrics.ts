@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { DURATION_BUCKETS } from "@catalog/common/edge";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /**
  * The gateway's counters, exposed at /metrics in Prometheus' text format. One registry per gateway
@@ -6,6 +7,10 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
  */
 export interface GatewayMetrics {
   registry: Registry;
+  /** GraphQL requests by operation name (bounded) and outcome, from first byte to last. */
+  requestSeconds: Histogram<"operation" | "outcome">;
+  /** Each subgraph call as its caller waited for it, by outcome (ok, errors, unavailable: refused, 5xx or an open breaker, timeout, too_large, error). */
+  subgraphFetchSeconds: Histogram<"subgraph" | "outcome">;
   /** Requests refused before execution, by error code (RATE_LIMITED, MAX_DEPTH_EXCEEDED, ...). */
   rejected: Counter<"code">;
   /** Bearer tokens refused, by reason (expired, signature, audience, ...). */
@@ -38,9 +43,25 @@ export interface GatewayMetrics {
 
 export function createMetrics(): GatewayMetrics {
   const registry = new Registry();
+  // Process CPU, memory, GC and event-loop lag (nodejs_eventloop_lag_*), as every Node service exposes them.
+  collectDefaultMetrics({ register: registry });
   let stageSeconds: Histogram<"stage"> | undefined;
   return {
     registry,
+    requestSeconds: new Histogram({
+      name: "gateway_request_duration_seconds",
+      help: "GraphQL requests by operation name (the first METRICS_MAX_OPERATION_NAMES names, then other) and outcome (ok, partial, error, rejected).",
+      labelNames: ["operation", "outcome"],
+      buckets: DURATION_BUCKETS,
+      registers: [registry],
+    }),
+    subgraphFetchSeconds: new Histogram({
+      name: "gateway_subgraph_fetch_duration_seconds",
+      help: "Subgraph calls as each caller waited for them, by subgraph and outcome (ok, errors, unavailable: refused, 5xx or an open breaker, timeout, too_large, error).",
+      labelNames: ["subgraph", "outcome"],
+      buckets: DURATION_BUCKETS,
+      registers: [registry],
+    }),
     rejected: new Counter({
       name: "gateway_requests_rejected_total",
       help: "Requests refused before execution, by error code.",

@@ -5,11 +5,16 @@ import {
 } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
 import {
+  boundedNameLabel,
   errorMaskingPlugin,
   ErrorCode,
+  requestOutcome,
   executeGraphQLOverHttp,
+  INPUT_DEPTH_CODE,
   inputGuardPlugin,
+  MAX_INPUT_DEPTH,
   requestIdFrom,
+  requestInputTooDeep,
   sendError,
   type Logger,
   type TokenVerifier,
@@ -179,6 +184,19 @@ export function requestPipeline(parts: PipelineParts): Stage[] {
       run: middlewareStage(bodyParser.json({ limit: config.maxRequestBytes })),
     },
     {
+      name: "input-depth",
+      phase: "body",
+      why: `Input nesting past ${MAX_INPUT_DEPTH} levels (body, variables, extensions, a GET's parameters) gets 400 before anything walks it.`,
+      reads: [],
+      writes: [],
+      run: (req, res) => {
+        if (!requestInputTooDeep(req)) return;
+        rejected(INPUT_DEPTH_CODE);
+        sendError(res, 400, INPUT_DEPTH_CODE, `Request input nests deeper than ${MAX_INPUT_DEPTH} levels.`, { limit: MAX_INPUT_DEPTH });
+        return ANSWERED;
+      },
+    },
+    {
       name: "batch",
       phase: "body",
       why: "HTTP batches are off unless MAX_BATCH_OPERATIONS allows them, and then capped.",
@@ -268,6 +286,24 @@ export function requestPipeline(parts: PipelineParts): Stage[] {
       plugin: parts.responseCache!.plugin,
     },
     {
+      name: "request-metrics",
+      phase: "operation",
+      why: "Records the operation's name and whether the answer carries errors or data, for gateway_request_duration_seconds.",
+      reads: [],
+      writes: ["result"],
+      plugin: {
+        async requestDidStart() {
+          return {
+            async willSendResponse({ request, response, operationName, contextValue }) {
+              if (!contextValue.state) return;
+              const body = response.body.kind === "single" ? response.body.singleResult : undefined;
+              contextValue.state.result = { operationName: operationName ?? request.operationName ?? null, errors: !!body?.errors?.length, data: body?.data != null };
+            },
+          };
+        },
+      },
+    },
+    {
       name: "error-masking",
       phase: "operation",
       why: "Only public error codes reach clients; everything else is logged and masked.",
@@ -299,18 +335,22 @@ function requestDeadline(res: GatewayResponse, ms: number): AbortSignal {
 /**
  * Runs the head and body stages in order until one answers (the last, `graphql`, always does; a
  * list without it calls `next`). Plain node:http, no Express: on this machine Express alone
- * costs more CPU per request than a cache hit does without it. With `metrics`, each stage's
- * wall-clock time goes into gateway_pipeline_stage_seconds. Errors (an unreadable body) go to
- * `next(error)`.
+ * costs more CPU per request than a cache hit does without it. With `metrics`, every request's
+ * duration goes into gateway_request_duration_seconds once its answer is sent, and with
+ * `stageTiming` each stage's wall-clock time into gateway_pipeline_stage_seconds. Errors (an
+ * unreadable body) go to `next(error)`.
  */
 export function pipelineHandler(
   stages: readonly Stage[],
-  options: { metrics?: GatewayMetrics; trustProxy?: string | number | false } = {},
+  options: { metrics?: GatewayMetrics; stageTiming?: boolean; maxOperationNames?: number; trustProxy?: string | number | false } = {},
 ): (req: GatewayRequest, res: GatewayResponse, next: (error?: unknown) => void) => void {
   const http = stages.filter((stage): stage is HttpStage => stage.phase !== "operation");
-  const histogram = options.metrics?.stageSeconds();
+  const histogram = options.stageTiming ? options.metrics?.stageSeconds() : undefined;
+  const requestSeconds = options.metrics?.requestSeconds;
+  const operationLabel = boundedNameLabel(options.maxOperationNames ?? 100);
   const clientIp = clientIpResolver(options.trustProxy ?? false);
   return async (req, res, next) => {
+    const started = requestSeconds ? performance.now() : 0;
     // Every answer carries the request id: the caller's when it is a safe token, else a new one.
     let requestId = res.getHeader("x-request-id");
     if (typeof requestId !== "string") {
@@ -326,7 +366,17 @@ export function pipelineHandler(
       partner: undefined,
       cacheLookup: undefined,
       deadline: undefined,
+      result: undefined,
     };
+    if (requestSeconds) {
+      res.once("finish", () => {
+        const { result } = state;
+        // Answered before GraphQL (a refusal, a cache hit): the name is the one the body gave.
+        const name = result ? result.operationName : (req.body as { operationName?: unknown } | undefined)?.operationName;
+        const outcome = requestOutcome(res.statusCode, result?.errors ?? false, result?.data ?? res.statusCode < 300);
+        requestSeconds.observe({ operation: operationLabel(typeof name === "string" ? name : null), outcome }, (performance.now() - started) / 1000);
+      });
+    }
     try {
       for (const stage of http) {
         const started = histogram ? performance.now() : 0;

@@ -1,8 +1,10 @@
 const PROBE_TIMEOUT_MS = 2_000;
 
 export interface ReadinessReport {
+  /** The gateway can serve: its supergraph is loaded and at least one subgraph answers. */
   ready: boolean;
   supergraph: boolean;
+  /** Each subgraph's own /ready: false degrades that subgraph's fields, not the gateway's readiness. */
   subgraphs: Record<string, boolean>;
   /** Each subgraph's circuit breaker: closed, half-open or open. */
   breakers: Record<string, "closed" | "half-open" | "open">;

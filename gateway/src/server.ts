@@ -185,8 +185,10 @@ export async function buildGateway(
     const subgraphs = Object.fromEntries(entries);
     const cacheReachable = await cache.ping();
     return {
-      // Redis is an accelerator: its absence degrades speed, not readiness.
-      ready: entries.every(([, ok]) => ok),
+      // One subgraph down degrades every gateway alike (its fields come back null): taking them all
+      // out of rotation would turn that into a full outage. Only a gateway that reaches no subgraph
+      // (a partition, a wrong network) is not ready. Redis degrades speed, not readiness.
+      ready: entries.some(([, ok]) => ok),
       supergraph: true,
       subgraphs,
       // An open breaker fails that subgraph's fields fast; the gateway itself still serves.
@@ -218,7 +220,12 @@ export async function buildGateway(
 
   // Sandbox is served at the root (what people open first); both paths answer GraphQL, without
   // Express. The request path is declared, stage by stage, in pipeline.ts.
-  const graphql = pipelineHandler(stages, { metrics: config.pipelineTiming ? metrics : undefined, trustProxy: config.trustProxy });
+  const graphql = pipelineHandler(stages, {
+    metrics,
+    stageTiming: config.pipelineTiming,
+    maxOperationNames: config.metricsMaxOperationNames,
+    trustProxy: config.trustProxy,
+  });
   const listener: RequestListener = (req, res) => {
     if (!GRAPHQL_PATHS.has(routeOf(req.url))) return void app(req, res);
     // Only reached on an error: the last stage always answers.

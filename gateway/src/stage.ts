@@ -36,6 +36,8 @@ export interface RequestState {
   cacheLookup: CacheLookup | undefined;
   /** Aborts every subgraph call still running when the request's deadline passes. */
   deadline: AbortSignal | undefined;
+  /** How GraphQL answered (undefined when a stage answered first), for the request histogram. */
+  result: { operationName: string | null; errors: boolean; data: boolean } | undefined;
 }
 
 /**

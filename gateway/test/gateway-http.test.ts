@@ -40,31 +40,51 @@ describe("health and readiness", () => {
     });
   });
 
-  it("/ready is 503 when a subgraph is up but its database is not", async () => {
+  it("a subgraph up but without its database is not ready, and the gateway names it but stays ready (its fields degrade)", async () => {
     const broken = new URL(inject("databaseUrls").inventory);
     broken.pathname = "/catalog_test_no_such_database";
     const inventory = await extraSubgraph(inventorySubgraph, broken.toString());
     const server = await extraGateway({ INVENTORY_SUBGRAPH_URL: `${inventory.url}/graphql` });
     try {
+      const own = await fetch(`${inventory.url}/ready`);
+      expect(own.status).toBe(503);
+      expect(await json(own)).toMatchObject({ status: "unavailable", reason: "database unavailable" });
       const ready = await fetch(`${server.url}/ready`);
-      expect(ready.status).toBe(503);
-      expect((await json(ready)).subgraphs).toMatchObject({ inventory: false, users: true });
+      expect(ready.status).toBe(200);
+      expect(await json(ready)).toMatchObject({ ready: true, subgraphs: { inventory: false, users: true } });
     } finally {
       await server.close();
       await inventory.close();
     }
   });
 
-  it("/ready is 503 and names the subgraph when one is down", async () => {
+  it("/ready names a subgraph that is down and stays 200; it is 503 only when no subgraph answers", async () => {
     const inventory = await extraSubgraph(inventorySubgraph, inject("databaseUrls").inventory);
     const server = await extraGateway({ INVENTORY_SUBGRAPH_URL: `${inventory.url}/graphql` });
     try {
-      expect((await fetch(`${server.url}/ready`)).status).toBe(200);
+      expect(await json(await fetch(`${server.url}/ready`))).toMatchObject({ ready: true, subgraphs: { inventory: true } });
       await inventory.close();
       const ready = await fetch(`${server.url}/ready`);
-      expect(ready.status).toBe(503);
-      expect((await json(ready)).subgraphs).toMatchObject({ inventory: false, products: true });
+      expect(ready.status).toBe(200);
+      expect(await json(ready)).toMatchObject({ ready: true, subgraphs: { inventory: false, products: true } });
       expect((await fetch(`${server.url}/health`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("/ready is 503 when the gateway reaches no subgraph at all", async () => {
+    const nowhere = "http://127.0.0.1:9/graphql";
+    const server = await extraGateway({
+      USERS_SUBGRAPH_URL: nowhere,
+      PRODUCTS_SUBGRAPH_URL: nowhere,
+      ORDERS_SUBGRAPH_URL: nowhere,
+      INVENTORY_SUBGRAPH_URL: nowhere,
+    });
+    try {
+      const ready = await fetch(`${server.url}/ready`);
+      expect(ready.status).toBe(503);
+      expect((await json(ready)).subgraphs).toEqual({ users: false, products: false, orders: false, inventory: false });
     } finally {
       await server.close();
     }

@@ -11,6 +11,7 @@ import {
   type AuthConfig,
   type CacheInvalidator,
   type PeerUrls,
+  type PostgresOptions,
   type PrismaLike,
   type StartedSubgraph,
   type SubgraphModule,
@@ -54,9 +55,19 @@ export interface Stack {
 /** Starts one subgraph on port 0 against a real PostgreSQL database (default: this run's). */
 export async function startTestSubgraph<P extends PrismaLike>(
   module: SubgraphModule<P>,
-  options: { peers?: PeerUrls; databaseUrl?: string; auth?: AuthConfig; cache?: CacheInvalidator; env?: Record<string, string> } = {},
+  options: {
+    peers?: PeerUrls;
+    databaseUrl?: string;
+    auth?: AuthConfig;
+    cache?: CacheInvalidator;
+    env?: Record<string, string>;
+    pool?: PostgresOptions;
+  } = {},
 ): Promise<StartedSubgraph<P>> {
-  const db = openPostgres(options.databaseUrl ?? inject("databaseUrls")[module.name], { poolSize: 5 });
+  // A generous queue: on a loaded 2-core machine a burst (50 checkouts at once) can keep five
+  // connections busy for seconds, and these tests are about what happens, not how fast. The
+  // pool test sets its own short limits.
+  const db = openPostgres(options.databaseUrl ?? inject("databaseUrls")[module.name], { poolSize: 5, acquireTimeoutMs: 15_000, ...options.pool });
   return startSubgraph(module, {
     db,
     logger,

@@ -4,7 +4,7 @@ import { createTokenIssuer, type TokenIssuer } from "./auth/access-tokens.ts";
 import type { AuthConfig } from "./auth/auth-config.ts";
 import type { CacheInvalidator } from "./response-cache/invalidator.ts";
 import { configuredDatabaseUrl, type SubgraphName } from "./database-url.ts";
-import { ensurePostgresDatabase, openEmbedded, openPostgres, type Database } from "./database.ts";
+import { ensurePostgresDatabase, openEmbedded, openPostgres, type Database, type PostgresOptions } from "./database.ts";
 import { listen, type RunningServer } from "./http.ts";
 import type { Logger } from "./logger.ts";
 import { applyMigrations } from "./migrations.ts";
@@ -73,6 +73,8 @@ export interface DatabaseChoice {
   /** Folder for embedded data; each subgraph gets its own subfolder. */
   dataDir: string;
   fresh?: boolean;
+  /** The serving pool on PostgreSQL (DB_POOL_SIZE, DB_POOL_ACQUIRE_TIMEOUT_MS); defaults otherwise. */
+  pool?: PostgresOptions;
 }
 
 /** Real PostgreSQL when a URL is configured, else an embedded PGlite under `dataDir/<subgraph>`. */
@@ -80,7 +82,7 @@ export async function openSubgraphDatabase(name: SubgraphName, choice: DatabaseC
   const url = configuredDatabaseUrl(name, choice.env);
   if (url) {
     await ensurePostgresDatabase(url);
-    return openPostgres(url);
+    return openPostgres(url, choice.pool);
   }
   return openEmbedded(path.join(choice.dataDir, name), { fresh: choice.fresh ?? false });
 }

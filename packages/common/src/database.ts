@@ -5,6 +5,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
+import { DatabaseBusy } from "./errors.ts";
 import type { SqlRunner } from "./migrations.ts";
 
 /** A subgraph's database: the Prisma driver adapter plus a raw runner for migrations and seeding. */
@@ -27,8 +28,25 @@ export interface Database extends SqlRunner {
   read<T>(sql: string, params: unknown[]): Promise<T[]>;
   /** Runs for every `read` (the SQL-count tests count them with Prisma's statements). */
   onRead(listener: (sql: string) => void): () => void;
+  /**
+   * Whether the database can serve a request now: throws DatabaseBusy while every connection is
+   * taken and others already wait, else runs `SELECT 1` the way requests do (same pool, same queue
+   * limit). Readiness asks this, so a saturated pool takes the instance out of rotation.
+   */
+  ping(): Promise<void>;
+  /** The serving pool's connections now (undefined for embedded, which has one, serialised). */
+  poolStats(): PoolStats | undefined;
   close(): Promise<void>;
 }
+
+export interface PoolStats {
+  max: number;
+  total: number;
+  idle: number;
+  /** Requests queued for a connection. */
+  waiting: number;
+}
+
 
 const statementNames = new Map<string, string>();
 function statementName(sql: string): string {
@@ -93,15 +111,67 @@ export function dropPostgresDatabase(url: string): Promise<void> {
 }
 
 export interface PostgresOptions {
+  /** Connections serving requests (Prisma and the hot reads); DB_POOL_SIZE. */
   poolSize?: number;
+  /**
+   * How long a statement may queue for one of them before it fails with SERVICE_UNAVAILABLE
+   * (DB_POOL_ACQUIRE_TIMEOUT_MS): an exhausted pool answers a read fast instead of holding every
+   * caller until the gateway's deadline.
+   */
+  acquireTimeoutMs?: number;
+  /**
+   * How long a write transaction may queue: a burst of checkouts on one product holds
+   * connections while each waits for the row, and a longer queue is better than refusing a buyer
+   * (who would retry with the same idempotency key anyway). Default: WRITE_TRANSACTION.maxWait,
+   * Prisma's own bound on the same wait.
+   */
+  transactionAcquireTimeoutMs?: number;
+}
+
+export const DEFAULT_POOL = { size: 10, acquireTimeoutMs: 2_000, transactionAcquireTimeoutMs: 5_000 } as const;
+
+/** Opening a connection to PostgreSQL, as opposed to waiting for a pooled one. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * A pg pool whose queue limit depends on what waits: Prisma's pg adapter begins an interactive
+ * transaction with `connect()` and runs every other statement through `query()`, which checks a
+ * client out with `connect(callback)` (as do our raw reads). pg-pool reads
+ * `connectionTimeoutMillis` when a caller joins the queue, and removes it from the queue when that
+ * passes (the rejection `isPoolExhausted` recognises).
+ */
+class ServingPool extends pg.Pool {
+  constructor(
+    config: pg.PoolConfig,
+    private readonly waits: { statementMs: number; transactionMs: number },
+  ) {
+    super(config);
+  }
+
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): void;
+  override connect(callback?: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): Promise<pg.PoolClient> | void {
+    // pg-pool applies the same setting to opening a new connection when the pool is not full: a
+    // slow connect (a busy server) is not an exhausted pool, and gets longer.
+    const full = this.totalCount >= (this.options.max ?? 10);
+    this.options.connectionTimeoutMillis = !full ? CONNECT_TIMEOUT_MS : callback ? this.waits.statementMs : this.waits.transactionMs;
+    return callback ? super.connect(callback) : super.connect();
+  }
 }
 
 export function openPostgres(url: string, options: PostgresOptions = {}): Database {
-  // Raw statements (migrations, seeding, health checks) use their own small pool; Prisma's adapter
-  // keeps its own, so neither can starve the other.
+  // Raw statements (migrations, seeding) use their own small pool; Prisma's adapter keeps its
+  // own, so neither can starve the other.
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   // Prisma's adapter and the hot reads share one pool: reads add no connections.
-  const reads = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+  const max = options.poolSize ?? DEFAULT_POOL.size;
+  const reads = new ServingPool(
+    { connectionString: url, max },
+    {
+      statementMs: options.acquireTimeoutMs ?? DEFAULT_POOL.acquireTimeoutMs,
+      transactionMs: options.transactionAcquireTimeoutMs ?? DEFAULT_POOL.transactionAcquireTimeoutMs,
+    },
+  );
   for (const each of [pool, reads]) {
     each.on("error", () => {
       // An idle client lost its connection; the pool replaces it on next use.
@@ -119,6 +189,11 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
       return (await reads.query({ name: statementName(sql), text: sql, values: params })).rows as T[];
     },
     onRead: listeners.onRead,
+    async ping() {
+      if (reads.waitingCount > 0 && reads.totalCount >= max) throw new DatabaseBusy(`all ${max} connections are busy and ${reads.waitingCount} requests wait`);
+      await reads.query("SELECT 1");
+    },
+    poolStats: () => ({ max, total: reads.totalCount, idle: reads.idleCount, waiting: reads.waitingCount }),
     async exec(sql) {
       await pool.query(sql);
     },
@@ -157,6 +232,10 @@ export async function openEmbedded(dataDir: string | undefined, options: { fresh
       return (await lite.query<T>(sql, params)).rows;
     },
     onRead: listeners.onRead,
+    async ping() {
+      await lite.query("SELECT 1");
+    },
+    poolStats: () => undefined,
     async exec(sql) {
       await lite.exec(sql);
     },

@@ -20,3 +20,5 @@ export * from "./redis.ts";
 export * from "./response-cache/store.ts";
 export * from "./graphql-http.ts";
 export * from "./bounded-map.ts";
+export * from "./metric-labels.ts";
+export * from "./input-depth.ts";

@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin, BaseContext } from "@apollo/server";
 import type { GraphQLFormattedError } from "graphql";
-import { ErrorCode, isPublicCode } from "./errors.ts";
+import { ErrorCode, isPoolExhausted, isPublicCode } from "./errors.ts";
 import type { Viewer } from "./auth/viewer.ts";
 import type { Logger } from "./logger.ts";
 
@@ -24,7 +24,8 @@ export function errorMaskingPlugin<TContext extends RequestScoped>(logger: Logge
         async didEncounterErrors({ errors, contextValue, operationName }) {
           for (const error of errors) {
             const code = error.extensions?.code;
-            if (isPublicCode(code)) continue;
+            // A busy pool is answered as SERVICE_UNAVAILABLE (subgraph-app's formatError), not a bug.
+            if (isPublicCode(code) || isPoolExhausted(error)) continue;
             logger.error(
               {
                 requestId: contextValue.requestId,

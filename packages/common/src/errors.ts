@@ -165,3 +165,23 @@ function uniqueTarget(error: KnownRequestError): string {
   if (fields?.length) return fields.map((f) => camel(f.replace(/"/g, ""))).join(", ");
   return "value";
 }
+
+/** What pg-pool rejects with when no connection frees up within `connectionTimeoutMillis`. */
+const POOL_TIMEOUT_MESSAGE = "timeout exceeded when trying to connect";
+
+/** Every connection stayed busy for the whole queue timeout: the caller should come back shortly. */
+export class DatabaseBusy extends Error {
+  override name = "DatabaseBusy";
+}
+
+/**
+ * A request failed because the database pool had no connection for it in time: pg's own
+ * rejection, as Prisma and the raw reads pass it on (found through `originalError`/`cause`).
+ */
+export function isPoolExhausted(error: unknown): boolean {
+  for (let current = error, hops = 0; current instanceof Error && hops < 5; hops++) {
+    if (current instanceof DatabaseBusy || current.message === POOL_TIMEOUT_MESSAGE) return true;
+    current = (current as { originalError?: unknown }).originalError ?? current.cause;
+  }
+  return false;
+}

@@ -29,3 +29,6 @@ export * from "./peer-client.ts";
 export * from "./graphql-http.ts";
 export * from "./bounded-map.ts";
 export * from "./lookahead.ts";
+export * from "./metric-labels.ts";
+export * from "./subgraph-metrics.ts";
+export * from "./input-depth.ts";

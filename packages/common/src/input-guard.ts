@@ -11,11 +11,17 @@ export function isStorableText(value: string): boolean {
   return !value.includes("\u0000") && (value as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
-function findBadString(value: unknown, depth = 0): boolean {
-  if (depth > 64) return false;
-  if (typeof value === "string") return !isStorableText(value);
-  if (Array.isArray(value)) return value.some((item) => findBadString(item, depth + 1));
-  if (value && typeof value === "object") return Object.values(value).some((item) => findBadString(item, depth + 1));
+/** Walks client input without recursion (HTTP entry points already refuse input nested too deep). */
+function findBadString(root: unknown): boolean {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value === "string") {
+      if (!isStorableText(value)) return true;
+    } else if (value && typeof value === "object") {
+      for (const item of Array.isArray(value) ? value : Object.values(value)) stack.push(item);
+    }
+  }
   return false;
 }
 

@@ -3,11 +3,18 @@ import { z } from "zod";
 import { loadAuthConfig } from "./auth/auth-config.ts";
 import { openSubgraphDatabase, startSubgraph, subgraphAuth, type PrismaLike, type SubgraphModule } from "./bootstrap.ts";
 import { booleanFlag, logLevel, parseEnv, port } from "./config.ts";
+import { DEFAULT_POOL } from "./database.ts";
 import { createLogger } from "./logger.ts";
 import { REPO_ROOT } from "./paths.ts";
 import { cacheInvalidator } from "./response-cache/invalidator.ts";
 import { openPurgeStore } from "./response-cache/store.ts";
 import { DEFAULT_SUBGRAPH_PORTS } from "./database-url.ts";
+
+/** Each subgraph's serving pool on PostgreSQL (per process: npm start runs four such pools). */
+export const databasePoolEnv = {
+  DB_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(DEFAULT_POOL.size),
+  DB_POOL_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(DEFAULT_POOL.acquireTimeoutMs),
+};
 
 /** Config of a subgraph run on its own (docker-compose, or `npm start -w @catalog/<name>`). */
 export function subgraphEnvSchema(defaultPort: number) {
@@ -23,6 +30,7 @@ export function subgraphEnvSchema(defaultPort: number) {
     REDIS_KEY_PREFIX: z.string().default("catalog:"),
     /** Unset: on outside production. The demo data has a public admin password: never in production. */
     SEED_ON_START: z.enum(["true", "false", "1", "0"]).optional(),
+    ...databasePoolEnv,
   });
 }
 
@@ -60,7 +68,11 @@ export async function runSubgraphMain<P extends PrismaLike>(module: SubgraphModu
   if (purge && !purge.connected) logger.warn("redis not connected at start; purges will retry");
   const redis = purge?.redis;
   try {
-    const db = await openSubgraphDatabase(module.name, { env: process.env, dataDir: config.DATA_DIR });
+    const db = await openSubgraphDatabase(module.name, {
+      env: process.env,
+      dataDir: config.DATA_DIR,
+      pool: { poolSize: config.DB_POOL_SIZE, acquireTimeoutMs: config.DB_POOL_ACQUIRE_TIMEOUT_MS },
+    });
     const server = await startSubgraph(module, {
       db,
       logger,

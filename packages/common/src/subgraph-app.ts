@@ -9,11 +9,16 @@ import { errorMaskingPlugin, type RequestScoped } from "./error-masking.ts";
 import type { Logger } from "./logger.ts";
 import type { SubgraphDeps } from "./bootstrap.ts";
 import { executeGraphQLOverHttp } from "./graphql-http.ts";
-import { answerError, jsonErrorHandler, requestIdMiddleware, routeOf } from "./http.ts";
+import { answerError, jsonErrorHandler, requestIdMiddleware, routeOf, sendError } from "./http.ts";
+import { INPUT_DEPTH_CODE, MAX_INPUT_DEPTH, requestInputTooDeep } from "./input-depth.ts";
 import { inputGuardPlugin } from "./input-guard.ts";
 import { enforceAuthorization, type Policy } from "./auth/authorization.ts";
 import { admitGatewayRequest, gatewayIdentityVerifier, signIdentity } from "./auth/internal-identity.ts";
 import { requestIdFrom } from "./request-id.ts";
+import type { Database } from "./database.ts";
+import { ErrorCode, isPoolExhausted } from "./errors.ts";
+import { boundedNameLabel, requestOutcome } from "./metric-labels.ts";
+import { createSubgraphMetrics, type SubgraphMetrics } from "./subgraph-metrics.ts";
 import type { Viewer } from "./auth/viewer.ts";
 
 /** What a subgraph knows about the request it serves, all of it vouched for by the gateway. */
@@ -34,8 +39,8 @@ export interface SubgraphAppOptions<TContext extends RequestScoped> {
   internalSecrets: readonly string[];
   /** Extra HTTP routes (e.g. the users subgraph's JWKS), mounted before /graphql. */
   routes?(app: Express): void;
-  /** Throws when the subgraph cannot serve (e.g. its database is unreachable). */
-  checkReady(): Promise<void>;
+  /** Its database: readiness asks whether it can serve now, /metrics shows its pool. */
+  database: Pick<Database, "ping" | "poolStats">;
   introspection: boolean;
   plugins?: ApolloServerPlugin<TContext>[];
 }
@@ -43,6 +48,7 @@ export interface SubgraphAppOptions<TContext extends RequestScoped> {
 export interface SubgraphApp {
   /** The HTTP request listener: /graphql on node:http, other routes through Express. */
   app: RequestListener;
+  metrics: SubgraphMetrics;
   apollo: ApolloServer<RequestScoped>;
   /** Runs an operation in-process with a fresh request context (what unit tests call). */
   execute(query: string, variables?: Record<string, unknown>, viewer?: Viewer | null): Promise<ExecutionResultLike>;
@@ -58,13 +64,25 @@ export interface ExecutionResultLike {
 export async function createSubgraphApp<TContext extends RequestScoped>(
   options: SubgraphAppOptions<TContext>,
 ): Promise<SubgraphApp> {
+  const metrics = createSubgraphMetrics(() => options.database.poolStats());
   const apollo = new ApolloServer<TContext>({
     schema: options.schema,
     introspection: options.introspection,
     includeStacktraceInErrorResponses: false,
+    // No connection freed up in time: the client should come back shortly, not read "internal error".
+    formatError(formatted, error) {
+      if (!isPoolExhausted(error)) return formatted;
+      metrics.poolExhausted.inc();
+      return {
+        ...formatted,
+        message: `The ${options.name} service is busy; try again shortly.`,
+        extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, retryAfter: 1 },
+      };
+    },
     // Inline tracing only feeds Apollo Studio, which we do not use; it costs time on every request.
     plugins: [
       ApolloServerPluginInlineTraceDisabled(),
+      requestMetricsPlugin<TContext>(metrics),
       inputGuardPlugin<TContext>(),
       errorMaskingPlugin<TContext>(options.logger),
       ...(options.plugins ?? []),
@@ -78,14 +96,20 @@ export async function createSubgraphApp<TContext extends RequestScoped>(
   app.get("/health", (_req, res) => {
     res.json({ status: "ok", service: options.name });
   });
+  // Ready means able to serve now: the database answers and the pool is not saturated.
   app.get("/ready", async (_req, res) => {
+    const pool = options.database.poolStats();
     try {
-      await options.checkReady();
-      res.json({ status: "ready", service: options.name });
+      await options.database.ping();
+      res.json({ status: "ready", service: options.name, ...(pool ? { pool } : {}) });
     } catch (error) {
-      options.logger.warn({ err: error }, "readiness check failed");
-      res.status(503).json({ status: "unavailable", service: options.name });
+      const busy = isPoolExhausted(error);
+      options.logger.warn({ err: error, pool }, "readiness check failed");
+      res.status(503).json({ status: "unavailable", service: options.name, reason: busy ? "database pool exhausted" : "database unavailable", ...(pool ? { pool } : {}) });
     }
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   options.routes?.(app);
   app.use(jsonErrorHandler(options.logger));
@@ -101,6 +125,9 @@ export async function createSubgraphApp<TContext extends RequestScoped>(
     if (!admitted) return;
     parseJson(req, res, (error?: unknown) => {
       if (error) return answerError(error as { type?: string }, res, options.logger);
+      if (requestInputTooDeep(req)) {
+        return sendError(res, 400, INPUT_DEPTH_CODE, `Request input nests deeper than ${MAX_INPUT_DEPTH} levels.`, { limit: MAX_INPUT_DEPTH });
+      }
       const context = async () => options.context({ requestId, ...admitted });
       executeGraphQLOverHttp(apollo, req, res, context).catch((failure: unknown) => answerError(failure as { type?: string }, res, options.logger));
     });
@@ -112,6 +139,7 @@ export async function createSubgraphApp<TContext extends RequestScoped>(
   };
   return {
     app: listener,
+    metrics,
     apollo: apollo as unknown as ApolloServer<RequestScoped>,
     async execute(query, variables, viewer = null) {
       const requestId = `test-${Math.random().toString(36).slice(2)}`;
@@ -126,6 +154,23 @@ export async function createSubgraphApp<TContext extends RequestScoped>(
       return response.body.singleResult as ExecutionResultLike;
     },
     stop: () => apollo.stop(),
+  };
+}
+
+/** Each request's duration, operation name (bounded) and outcome, into subgraph_request_duration_seconds. */
+function requestMetricsPlugin<TContext extends RequestScoped>(metrics: SubgraphMetrics): ApolloServerPlugin<TContext> {
+  const operationLabel = boundedNameLabel(100);
+  return {
+    async requestDidStart() {
+      const started = performance.now();
+      return {
+        async willSendResponse({ response, operationName }) {
+          const body = response.body.kind === "single" ? response.body.singleResult : undefined;
+          const outcome = requestOutcome(response.http.status ?? 200, !!body?.errors?.length, body?.data != null);
+          metrics.requestSeconds.observe({ operation: operationLabel(operationName), outcome }, (performance.now() - started) / 1000);
+        },
+      };
+    },
   };
 }
 
@@ -165,9 +210,7 @@ export function defineSubgraphServer<P, TContext extends RequestScoped, Services
       context: (request) => definition.createContext(deps, request, services as Services),
       internalSecrets: deps.auth.internalSecrets,
       ...(definition.routes ? { routes: (app: Express) => definition.routes?.(app, deps) } : {}),
-      checkReady: async () => {
-        await deps.db.query("SELECT 1");
-      },
+      database: deps.db,
     });
     return {
       ...app,

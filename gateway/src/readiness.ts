@@ -2,7 +2,8 @@ const PROBE_TIMEOUT_MS = 2_000;
 
 export interface ReadinessReport {
   ready: boolean;
-  supergraph: boolean;
+  /** The supergraph served: its SHA-256 and when it started serving (ISO 8601). */
+  supergraph: { hash: string; loadedAt: string };
   subgraphs: Record<string, boolean>;
   /** Each subgraph's circuit breaker: closed, half-open or open. */
   breakers: Record<string, "closed" | "half-open" | "open">;

@@ -34,15 +34,17 @@ export function queryPlanCache(options: { shared: KeyValueCache<string> | undefi
     },
     cache: {
       async get(key) {
+        // Apollo asks for the supergraph it serves now; a swap may come while this awaits.
+        const asked = supergraph;
+        const shared = sharedKey(key);
         const hit = await local.get(key);
         if (hit) {
           stats.local += 1;
           return hit;
         }
-        const asked = supergraph;
-        const raw = await options.shared?.get(sharedKey(key));
-        // The supergraph changed while Redis answered: that plan was made for the old one, and
-        // must neither run on the new one nor land in the local cache the swap just cleared.
+        const raw = await options.shared?.get(shared);
+        // The supergraph changed meanwhile: that plan was made for the old one, and must neither
+        // run on the new one nor land in the local cache the swap just cleared.
         if (!raw || asked !== supergraph) return undefined;
         try {
           const plan = JSON.parse(raw) as QueryPlan;

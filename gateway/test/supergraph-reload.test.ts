@@ -104,15 +104,18 @@ describe("supergraph hot reload from the watched file", () => {
       await eventually(async () => expect(load.answered).toBeGreaterThan(50));
 
       // (a) Half a supergraph, written in place as an editor or a failed copy would leave it.
+      const refused = () => metricValue(gateway.url, 'gateway_supergraph_reloads_total{outcome="refused"}');
       await writeFile(file, committed.slice(0, committed.length / 2));
-      await eventually(async () => expect(await metricValue(gateway.url, 'gateway_supergraph_reloads_total{outcome="refused"}')).toBe(1));
+      // At least once: a slow write may be read once truncated and once written.
+      await eventually(async () => expect(await refused()).toBeGreaterThanOrEqual(1));
+      const refusedBefore = await refused();
       expect((await served(gateway.url)).hash).toBe(before.hash);
       expect((await gql(gateway.url, REMOVED, { id: productId })).body.data).toEqual({ product: { id: productId, updatedAt: expect.any(String) } });
 
       // (b) A valid supergraph that drops a field acme's persisted ProductBySku selects.
       const breaksPartner = await composeSupergraph(withoutImageUrls);
       await replaceFile(file, breaksPartner);
-      await eventually(async () => expect(await metricValue(gateway.url, 'gateway_supergraph_reloads_total{outcome="refused"}')).toBe(2));
+      await eventually(async () => expect(await refused()).toBe(refusedBefore + 1));
       expect((await served(gateway.url)).hash).toBe(before.hash);
       expect((await gql(gateway.url, PARTNER_FIELD, { id: productId })).body.data).toEqual({ product: { id: productId, imageUrls: expect.any(Array) } });
 

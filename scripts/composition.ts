@@ -15,13 +15,16 @@ export const SUPERGRAPH_PATH = path.join(REPO_ROOT, "schema", "supergraph.graphq
  */
 const SECURITY_SPECS = /(@link\(url: "https:\/\/specs\.apollo\.dev\/(?:authenticated|requiresScopes|policy)\/v[\d.]+"), for: SECURITY\)/g;
 
-/** Composes the supergraph from every subgraph's schema.graphql, as `npm run compose` does. */
-export async function composeSupergraph(): Promise<string> {
+/**
+ * Composes the supergraph from every subgraph's schema.graphql, as `npm run compose` does.
+ * `edit` changes a subgraph's SDL first (tests compose the supergraph of a schema change).
+ */
+export async function composeSupergraph(edit: (subgraph: string, sdl: string) => string = (_name, sdl) => sdl): Promise<string> {
   const services = await Promise.all(
     SUBGRAPHS.map(async (name) => ({
       name,
       url: `http://localhost:${DEFAULT_SUBGRAPH_PORTS[name]}/graphql`,
-      typeDefs: parse(await readFile(path.join(REPO_ROOT, "subgraphs", name, "schema.graphql"), "utf8")),
+      typeDefs: parse(edit(name, await readFile(path.join(REPO_ROOT, "subgraphs", name, "schema.graphql"), "utf8"))),
     })),
   );
   const result = composeServices(services);

@@ -11,6 +11,13 @@ const schema = z.object({
   HOST: z.string().default("127.0.0.1"),
   LOG_LEVEL: logLevel,
   SUPERGRAPH_PATH: z.string().default(path.join(REPO_ROOT, "schema", "supergraph.graphql")),
+  /** Watch SUPERGRAPH_PATH and serve a new valid supergraph without a restart. */
+  SUPERGRAPH_WATCH: z.enum(["true", "false", "1", "0"]).default("true").transform((v) => v === "true" || v === "1"),
+  /** Set: the supergraph comes from this URL (at start, then polled) instead of SUPERGRAPH_PATH. */
+  SUPERGRAPH_URL: z.url().optional(),
+  SUPERGRAPH_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
+  SUPERGRAPH_FETCH_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
+  SUPERGRAPH_MAX_BYTES: z.coerce.number().int().min(1_024).default(5_242_880),
   /** Resolves partners' API keys (POST { key } -> { partner }); unset: API keys are refused. */
   PARTNER_KEYS_URL: z.url().optional(),
   REDIS_URL: z.url().optional(),
@@ -88,6 +95,10 @@ export interface GatewayConfig {
   host: string;
   logLevel: string;
   supergraphPath: string;
+  /** Serve a new valid SUPERGRAPH_PATH as soon as it is written (ignored with supergraphUrl). */
+  supergraphWatch: boolean;
+  /** Where the supergraph is fetched and polled from instead of the file; undefined: the file. */
+  supergraphUrl: { url: string; pollIntervalMs: number; timeoutMs: number; maxBytes: number } | undefined;
   /**
    * Overrides of the URLs in the supergraph, by the subgraph's name as an environment prefix
    * (`<NAME>_SUBGRAPH_URL`, the name upper-cased, other characters as `_`): any supergraph works.
@@ -162,6 +173,15 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     host: parsed.HOST,
     logLevel: parsed.LOG_LEVEL,
     supergraphPath: parsed.SUPERGRAPH_PATH,
+    supergraphWatch: parsed.SUPERGRAPH_WATCH,
+    supergraphUrl: parsed.SUPERGRAPH_URL
+      ? {
+          url: parsed.SUPERGRAPH_URL,
+          pollIntervalMs: parsed.SUPERGRAPH_POLL_INTERVAL_MS,
+          timeoutMs: parsed.SUPERGRAPH_FETCH_TIMEOUT_MS,
+          maxBytes: parsed.SUPERGRAPH_MAX_BYTES,
+        }
+      : undefined,
     subgraphUrls,
     partnerKeysUrl: parsed.PARTNER_KEYS_URL,
     redisUrl: parsed.REDIS_URL,

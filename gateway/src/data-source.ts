@@ -103,6 +103,8 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   private readonly inflight = new Map<string, Promise<Answer>>();
 
   readonly subgraph: string;
+  /** Where this source calls the subgraph. */
+  readonly url: string;
   private readonly logger: Logger;
   private readonly dedupe: boolean;
   private readonly batcher: EntityBatcher | undefined;
@@ -130,6 +132,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     const { url, timeoutMs } = options;
     this.maxResponseBytes = options.maxResponseBytes ?? 10 * 1024 * 1024;
     this.subgraph = options.subgraph;
+    this.url = url;
     this.logger = options.logger;
     this.dedupe = options.dedupe;
     this.metrics = options.metrics;

@@ -39,6 +39,8 @@ export interface GatewayMetrics {
   shedding: Gauge;
   /** Time spent in each request-pipeline stage (PIPELINE_TIMING only; registered when enabled). */
   stageSeconds(): Histogram<"stage">;
+  /** New supergraphs seen: applied, refused (invalid or would break partners) or failed (unreadable). */
+  supergraphReloads: Counter<"outcome">;
 }
 
 export function createMetrics(): GatewayMetrics {
@@ -144,5 +146,11 @@ export function createMetrics(): GatewayMetrics {
         buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
         registers: [registry],
       })),
+    supergraphReloads: new Counter({
+      name: "gateway_supergraph_reloads_total",
+      help: "New supergraphs seen by the gateway: applied, refused (invalid, or would break partners' operations; the served one stays) or failed (could not be read).",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
   };
 }

@@ -629,10 +629,13 @@ function limitError(limit: LimitViolation): GraphQLError {
  */
 export function operationLimitsPlugin<TContext extends BaseContext>(options: {
   limits: OperationLimits;
-  costModel: CostModel;
+  /** One model, or the model of the supergraph a request's schema comes from (hot reload). */
+  costModel: CostModel | ((schema: GraphQLSchema) => CostModel);
   onReject?: (code: string) => void;
 }): ApolloServerPlugin<TContext> {
-  const { limits, costModel, onReject } = options;
+  const { limits, onReject } = options;
+  const model = options.costModel;
+  const costModelOf = typeof model === "function" ? model : () => model;
   let warnedUnboundedParse = false;
   return {
     async requestDidStart() {
@@ -661,7 +664,7 @@ export function operationLimitsPlugin<TContext extends BaseContext>(options: {
             document,
             operation,
             variables: request.variables ?? {},
-            costModel,
+            costModel: costModelOf(schema),
             defaultListSize: limits.defaultListSize,
           });
           const exceeded = checkOperation(measure, limits);

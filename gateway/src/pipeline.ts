@@ -22,6 +22,7 @@ import {
 import accepts from "accepts";
 import bodyParser from "body-parser";
 import cors from "cors";
+import type { GraphQLSchema } from "graphql";
 import type { Redis } from "ioredis";
 import proxyaddr from "proxy-addr";
 import { authenticate, refuseInvalidCredentials } from "./auth.ts";
@@ -30,7 +31,7 @@ import type { GatewayConfig } from "./config.ts";
 import type { GatewayContext } from "./context.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { LoadShedder } from "./load-shedding.ts";
-import { costModelFromSupergraph, operationLimitsPlugin } from "./operation-limits.ts";
+import { operationLimitsPlugin, type CostModel } from "./operation-limits.ts";
 import { partnerAuthentication, partnerQuotas, persistedOnly } from "./persisted/partners.ts";
 import type { PersistedOperationRegistry } from "./persisted/registry.ts";
 import type { RateLimiter } from "./rate-limit.ts";
@@ -49,7 +50,8 @@ import {
 /** What the stages are built from (server.ts makes these once per gateway). */
 export interface PipelineParts {
   config: GatewayConfig;
-  supergraphSdl: string;
+  /** The cost model of the supergraph a request runs on (it follows hot reloads). */
+  costModel: (schema: GraphQLSchema) => CostModel;
   logger: Logger;
   metrics: GatewayMetrics;
   verifier: TokenVerifier;
@@ -265,7 +267,7 @@ export function requestPipeline(parts: PipelineParts): Stage[] {
       writes: [],
       plugin: operationLimitsPlugin<GatewayContext>({
         limits: config.limits,
-        costModel: costModelFromSupergraph(parts.supergraphSdl),
+        costModel: parts.costModel,
         onReject: rejected,
       }),
     },

@@ -3,7 +3,8 @@ const PROBE_TIMEOUT_MS = 2_000;
 export interface ReadinessReport {
   /** The gateway can serve: its supergraph is loaded and at least one subgraph answers. */
   ready: boolean;
-  supergraph: boolean;
+  /** The supergraph served: its SHA-256 and when it started serving (ISO 8601). */
+  supergraph: { hash: string; loadedAt: string };
   /** Each subgraph's own /ready: false degrades that subgraph's fields, not the gateway's readiness. */
   subgraphs: Record<string, boolean>;
   /** Each subgraph's circuit breaker: closed, half-open or open. */

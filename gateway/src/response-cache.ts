@@ -2,13 +2,19 @@ import { createHash } from "node:crypto";
 import { HeaderMap, type ApolloServerPlugin } from "@apollo/server";
 import { rememberBounded, type Logger, type ResponseCacheStore, type Viewer } from "@catalog/common/edge";
 import accepts from "accepts";
-import { print, type DocumentNode } from "graphql";
+import { print, type DocumentNode, type GraphQLSchema } from "graphql";
 import { responseTags } from "./cache-tags.ts";
 import type { GatewayContext } from "./context.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { ANSWERED, type CacheLookup, type HttpStage } from "./stage.ts";
 
 type CacheOutcome = "HIT" | "MISS" | "BYPASS";
+
+/** What the cache needs of a supergraph: its hash (in every key) and its entity types (tags). */
+export interface CacheSupergraph {
+  hash: string;
+  entities: Set<string>;
+}
 
 /** Printing normalizes whitespace, comments and punctuation; parsed documents are reused by Apollo. */
 const documentHashes = new WeakMap<DocumentNode, string>();
@@ -100,23 +106,25 @@ function audience(viewer: Viewer | null): string {
  */
 export function createResponseCache(options: {
   store: ResponseCacheStore;
-  entities: Set<string>;
-  /** Part of every key: a new supergraph (new hints, new rules) never serves old entries. */
-  supergraphSdl: string;
+  /**
+   * The supergraph served now (the stage, before GraphQL) and the one a request runs on (the
+   * plugin, by its schema): its hash is part of every key, so entries of another supergraph (other
+   * fields, hints, rules) never answer, and its entity types tag what is stored.
+   */
+  supergraphs: { current: CacheSupergraph; of(schema: GraphQLSchema): CacheSupergraph };
   metrics: GatewayMetrics;
   logger: Logger;
 }): { plugin: ApolloServerPlugin<GatewayContext>; stage: HttpStage["run"] } {
-  const { store, entities, metrics, logger } = options;
-  const generation = `v1:${createHash("sha256").update(options.supergraphSdl).digest("hex").slice(0, 16)}`;
+  const { store, supergraphs, metrics, logger } = options;
   /** `<sha256 of the query text>:<operation name>` -> printed document hash, for queries only. */
   const known = new Map<string, string>();
   const remember = (textHash: string, operationName: string, docHash: string) => {
     const key = `${textHash}:${operationName}`;
     if (!known.has(key)) rememberBounded(known, key, docHash, KNOWN_DOCUMENTS_LIMIT);
   };
-  const baseKey = (docHash: string, operationName: string, variablesJson: string) =>
+  const baseKey = (supergraph: CacheSupergraph, docHash: string, operationName: string, variablesJson: string) =>
     createHash("sha256")
-      .update(generation)
+      .update(`v1:${supergraph.hash}`)
       .update("\0")
       .update(docHash)
       .update("\0")
@@ -170,7 +178,7 @@ export function createResponseCache(options: {
     if (contentType !== RESPONSE_TYPES[0] && contentType !== RESPONSE_TYPES[1]) return;
     const variablesJson = stableJson(variables ?? {});
     if (variablesJson === undefined) return;
-    const base = baseKey(docHash, operationName ?? "", variablesJson);
+    const base = baseKey(supergraphs.current, docHash, operationName ?? "", variablesJson);
     const keys = keysFor(base, state.viewer);
     const found = await lookup(keys);
     if (!found) return;
@@ -201,7 +209,7 @@ export function createResponseCache(options: {
       let keys: CacheLookup["keys"] | undefined;
       let sinceSeq = 0;
       return {
-        async responseForOperation({ operation, document, request, source, contextValue, overallCachePolicy }) {
+        async responseForOperation({ operation, document, request, source, contextValue, overallCachePolicy, schema }) {
           // No operation (an operationName the document does not define) is Apollo's to answer.
           if (!operation || operation.operation !== "query") {
             outcome = "BYPASS";
@@ -212,7 +220,8 @@ export function createResponseCache(options: {
           const variablesJson = stableJson(request.variables ?? {});
           if (variablesJson === undefined) return null;
           if (source !== undefined) remember(createHash("sha256").update(source).digest("hex"), request.operationName ?? "", docHash);
-          const base = baseKey(docHash, request.operationName ?? "", variablesJson);
+          // The supergraph this request was validated on, even if another is served by now.
+          const base = baseKey(supergraphs.of(schema), docHash, request.operationName ?? "", variablesJson);
           const early = contextValue.state?.cacheLookup;
           if (early?.base === base) {
             // The stage looked this up before GraphQL ran, and missed.
@@ -263,6 +272,7 @@ export function createResponseCache(options: {
           if (!key) return;
           let tags: string[];
           try {
+            const { entities } = supergraphs.of(schema);
             tags = responseTags({ schema, document, operation, variables: request.variables ?? {}, data: result.data, entities });
           } catch (error) {
             // A response we cannot tag could not be purged: it is sent, not stored.

@@ -23,14 +23,13 @@ import { createMetrics, type GatewayMetrics } from "./metrics.ts";
 import { operationLimitsParseOptions } from "./operation-limits.ts";
 import { operationPlugins, pipelineHandler, requestPipeline } from "./pipeline.ts";
 import { createRateLimiter } from "./rate-limit.ts";
-import { entityTypesOf } from "./cache-tags.ts";
 import { queryPlanCache, type PlanCacheStats } from "./plan-cache.ts";
 import { createResponseCache } from "./response-cache.ts";
-import { apiSchemaOf } from "./persisted/manifest.ts";
 import { persistedOperationRegistry } from "./persisted/registry.ts";
 import { eventLoopShedder } from "./load-shedding.ts";
 import { probeSubgraph, type ReadinessReport } from "./readiness.ts";
-import { loadSupergraph } from "./supergraph.ts";
+import { fetchSupergraph, loadSupergraph, parseSupergraph, SupergraphError, type LoadedSupergraph } from "./supergraph.ts";
+import { SupergraphReloads } from "./supergraph-reload.ts";
 
 /** Express' default matching for `/` and `/graphql`: case-insensitive, an optional trailing slash. */
 const GRAPHQL_PATHS = new Set(["/", "/graphql", "/graphql/"]);
@@ -61,10 +60,16 @@ export async function buildGateway(
   /** `npm start` shares one in-process response cache between the gateway and the subgraphs. */
   shared: { responseCache?: ResponseCacheStore } = {},
 ): Promise<Gateway> {
-  const supergraph = await loadSupergraph(config.supergraphPath);
-  const subgraphUrls = Object.fromEntries(
-    supergraph.subgraphs.map(({ name, url }) => [name, config.subgraphUrls[subgraphEnvName(name)] ?? url]),
-  );
+  const supergraph = await initialSupergraph(config);
+  // Config overrides apply to every supergraph served, by subgraph name.
+  const targetOf = (name: string, url: string) => config.subgraphUrls[subgraphEnvName(name)] ?? url;
+  // One object, kept current across hot reloads: callers holding it see today's subgraphs.
+  const subgraphUrls: Record<string, string> = {};
+  const followSubgraphs = (served: LoadedSupergraph) => {
+    for (const name of Object.keys(subgraphUrls)) delete subgraphUrls[name];
+    for (const { name, url } of served.subgraphs) subgraphUrls[name] = targetOf(name, url);
+  };
+  followSubgraphs(supergraph);
   const verifier = createTokenVerifier(config.auth, (error) => logger.warn({ err: error }, "could not refresh the JWKS; keeping the keys already known"));
   await verifier.warm();
   const internalSecret = config.auth.internalSecrets[0];
@@ -78,17 +83,40 @@ export async function buildGateway(
     logger,
     onError: (operation) => metrics.redisErrors.inc({ operation }),
   });
-  const dataSources: SubgraphDataSource[] = [];
+  // Apollo asks for a data source again when a new supergraph moves a subgraph: the same target
+  // keeps its pool and breaker; a replaced one is closed once requests using it are done.
+  const dataSources = new Map<string, SubgraphDataSource>();
+  const retiring = new Set<SubgraphDataSource>();
+  const retire = (source: SubgraphDataSource) => {
+    retiring.add(source);
+    setTimeout(() => {
+      retiring.delete(source);
+      void source.close();
+    }, config.requestTimeoutMs + 5_000).unref();
+  };
   const plans = queryPlanCache({ shared: cache.redis ? cache.cache : undefined, supergraphSdl: supergraph.sdl });
   // The one switch @apollo/gateway reads for its hourly report to Apollo is this variable.
   process.env.APOLLO_TELEMETRY_DISABLED = config.apolloTelemetryDisabled ? "true" : "false";
+  const registry = await persistedOperationRegistry({ dir: config.partnerManifestDir, schema: supergraph.apiSchema, logger });
+  const supergraphs = new SupergraphReloads(supergraph, {
+    source: config.supergraphUrl
+      ? { kind: "url", ...config.supergraphUrl }
+      : { kind: "file", path: config.supergraphPath, watch: config.supergraphWatch },
+    // A partner's listed operation that stops validating would break that partner outright: such
+    // a supergraph is refused until their list is updated (npm run pq:build) or the change is.
+    vet: (candidate) => registry.check(candidate.apiSchema),
+    logger,
+    metrics,
+  });
   const gateway = new ApolloGateway({
-    supergraphSdl: supergraph.sdl,
+    supergraphSdl: supergraphs.hook,
     logger,
     queryPlannerConfig: { cache: plans.cache },
     buildService: ({ name, url }) => {
-      const target = subgraphUrls[name] ?? url;
-      if (!target) throw new Error(`the supergraph names no URL for subgraph ${name}`);
+      if (!url) throw new Error(`the supergraph names no URL for subgraph ${name}`);
+      const target = targetOf(name, url);
+      const existing = dataSources.get(name);
+      if (existing?.url === target) return existing;
       const source = new SubgraphDataSource({
         subgraph: name,
         url: target,
@@ -101,9 +129,16 @@ export async function buildGateway(
         retries: config.subgraphRetries,
         ...(config.subgraphBreaker ? { breaker: config.subgraphBreaker } : {}),
       });
-      dataSources.push(source);
+      dataSources.set(name, source);
+      if (existing) retire(existing);
       return source;
     },
+  });
+  supergraphs.attach(gateway, (next) => {
+    plans.useSupergraph(next.sdl);
+    followSubgraphs(next);
+    registry.useSchema(next.apiSchema);
+    void registry.reload();
   });
   const responseCache =
     shared.responseCache ?? (cache.redis ? redisResponseCacheStore(cache.redis, { logger }) : memoryResponseCacheStore());
@@ -125,7 +160,6 @@ export async function buildGateway(
     logger,
     metrics,
   });
-  const registry = await persistedOperationRegistry({ dir: config.partnerManifestDir, schema: apiSchemaOf(supergraph.sdl), logger });
   let wasShedding = false;
   const shedder =
     config.shedEventLoopDelayMs > 0
@@ -144,7 +178,7 @@ export async function buildGateway(
   const stages = requestPipeline({
     shedder,
     config,
-    supergraphSdl: supergraph.sdl,
+    costModel: (schema) => supergraphs.of(schema).costModel,
     logger,
     metrics,
     verifier,
@@ -154,7 +188,7 @@ export async function buildGateway(
     signInLimiter,
     registry,
     responseCache: config.responseCacheEnabled
-      ? createResponseCache({ store: responseCache, entities: entityTypesOf(supergraph.sdl), supergraphSdl: supergraph.sdl, metrics, logger })
+      ? createResponseCache({ store: responseCache, supergraphs, metrics, logger })
       : undefined,
     // A token outlives any request that starts with it: the deadline plus a margin.
     signIdentity: identitySigner(internalSecret, config.requestTimeoutMs + 5_000),
@@ -184,15 +218,18 @@ export async function buildGateway(
     );
     const subgraphs = Object.fromEntries(entries);
     const cacheReachable = await cache.ping();
+    const served = supergraphs.current;
     return {
       // One subgraph down degrades every gateway alike (its fields come back null): taking them all
       // out of rotation would turn that into a full outage. Only a gateway that reaches no subgraph
       // (a partition, a wrong network) is not ready. Redis degrades speed, not readiness.
       ready: entries.some(([, ok]) => ok),
-      supergraph: true,
+      supergraph: { hash: served.hash, loadedAt: (served.loadedAt ?? new Date()).toISOString() },
       subgraphs,
       // An open breaker fails that subgraph's fields fast; the gateway itself still serves.
-      breakers: Object.fromEntries(dataSources.map((source) => [source.subgraph, source.breakerState])),
+      breakers: Object.fromEntries(
+        Object.keys(subgraphUrls).map((name) => [name, dataSources.get(name)?.breakerState ?? "closed"]),
+      ),
       cache: { kind: cache.kind, reachable: cacheReachable },
     };
   };
@@ -244,11 +281,20 @@ export async function buildGateway(
     readiness,
     async stop() {
       shedder?.stop();
+      supergraphs.close();
       await apollo.stop();
-      await Promise.all(dataSources.map((source) => source.close()));
+      await Promise.all([...dataSources.values(), ...retiring].map((source) => source.close()));
       registry.close();
       await responseCache.close();
       await cache.close();
     },
   };
+}
+
+/** The supergraph to start on: from SUPERGRAPH_URL when set, else the file. No valid one, no start. */
+async function initialSupergraph(config: GatewayConfig): Promise<LoadedSupergraph> {
+  if (!config.supergraphUrl) return loadSupergraph(config.supergraphPath);
+  const fetched = await fetchSupergraph(config.supergraphUrl.url, config.supergraphUrl);
+  if (!fetched) throw new SupergraphError(`The supergraph at ${config.supergraphUrl.url} answered 304 to a first request.`);
+  return parseSupergraph(fetched.sdl, config.supergraphUrl.url);
 }

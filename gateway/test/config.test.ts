@@ -15,6 +15,21 @@ describe("gateway configuration", () => {
     expect(loadGatewayConfig({ ...TEST_AUTH_ENV, REQUEST_TIMEOUT_MS: "90000" }).requestTimeoutMs).toBe(90_000);
   });
 
+  it("watches the supergraph file unless told otherwise, and takes a supergraph URL with its limits", () => {
+    const defaults = loadGatewayConfig(TEST_AUTH_ENV);
+    expect(defaults.supergraphWatch).toBe(true);
+    expect(defaults.supergraphUrl).toBeUndefined();
+    expect(loadGatewayConfig({ ...TEST_AUTH_ENV, SUPERGRAPH_WATCH: "false" }).supergraphWatch).toBe(false);
+    expect(loadGatewayConfig({ ...TEST_AUTH_ENV, SUPERGRAPH_URL: "https://registry.example.com/sg" }).supergraphUrl).toEqual({
+      url: "https://registry.example.com/sg",
+      pollIntervalMs: 10_000,
+      timeoutMs: 5_000,
+      maxBytes: 5_242_880,
+    });
+    expect(() => loadGatewayConfig({ ...TEST_AUTH_ENV, SUPERGRAPH_URL: "not a url" })).toThrow(/SUPERGRAPH_URL/);
+    expect(() => loadGatewayConfig({ ...TEST_AUTH_ENV, SUPERGRAPH_POLL_INTERVAL_MS: "10" })).toThrow(/SUPERGRAPH_POLL_INTERVAL_MS/);
+  });
+
   it("refuses to start without the internal secret", () => {
     expect(() => loadGatewayConfig({})).toThrow(/INTERNAL_AUTH_SECRET is required/);
   });

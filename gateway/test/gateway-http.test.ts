@@ -33,7 +33,7 @@ describe("health and readiness", () => {
     expect(ready.status).toBe(200);
     expect(await json(ready)).toEqual({
       ready: true,
-      supergraph: true,
+      supergraph: { hash: expect.stringMatching(/^[0-9a-f]{64}$/), loadedAt: expect.any(String) },
       subgraphs: { users: true, products: true, orders: true, inventory: true },
       breakers: { users: "closed", products: "closed", orders: "closed", inventory: "closed" },
       cache: { kind: "redis", reachable: true },

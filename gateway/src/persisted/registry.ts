@@ -3,6 +3,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "@catalog/common/edge";
 import type { GraphQLSchema } from "graphql";
+import { latestWins } from "../serial.ts";
 import { checkManifest, ManifestError, type PersistedOperation } from "./manifest.ts";
 
 export interface PersistedOperationRegistry {
@@ -10,6 +11,13 @@ export interface PersistedOperationRegistry {
   operations(partner: string): ReadonlyMap<string, PersistedOperation> | undefined;
   /** Re-reads every manifest now (the watcher calls it on changes). */
   reload(): Promise<void>;
+  /**
+   * What in the lists in force would not validate against `schema` (a new supergraph's API
+   * schema), one line per operation: empty when every partner keeps working on it.
+   */
+  check(schema: GraphQLSchema): string[];
+  /** Manifests are checked against `schema` from now on (the supergraph was swapped). */
+  useSchema(schema: GraphQLSchema): void;
   close(): void;
 }
 
@@ -27,6 +35,7 @@ export async function persistedOperationRegistry(options: {
   watch?: boolean;
 }): Promise<PersistedOperationRegistry> {
   let lists = new Map<string, Map<string, PersistedOperation>>();
+  let schema = options.schema;
   const load = async () => {
     let files: string[];
     try {
@@ -41,7 +50,7 @@ export async function persistedOperationRegistry(options: {
       const partner = file.slice(0, -".json".length);
       try {
         const raw: unknown = JSON.parse(await readFile(path.join(options.dir, file), "utf8"));
-        const manifest = checkManifest(`manifests/${file}`, raw, options.schema);
+        const manifest = checkManifest(`manifests/${file}`, raw, schema);
         next.set(partner, new Map(manifest.operations.map((op) => [op.id, op])));
       } catch (error) {
         const problems = error instanceof ManifestError ? error.problems : [(error as Error).message];
@@ -53,21 +62,7 @@ export async function persistedOperationRegistry(options: {
     // Swapped whole: a request sees the old lists or the new ones, never half of each.
     lists = next;
   };
-  // One load at a time, and at most one more queued behind it: a slow load that finishes last
-  // can never undo what a newer one read.
-  let running: Promise<void> | undefined;
-  let queued: Promise<void> | undefined;
-  const reload = (): Promise<void> => {
-    if (!running) {
-      running = load().finally(() => (running = undefined));
-      return running;
-    }
-    queued ??= running.then(() => {
-      queued = undefined;
-      return reload();
-    });
-    return queued;
-  };
+  const reload = latestWins(load);
   await reload();
   let watcher: FSWatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -85,6 +80,21 @@ export async function persistedOperationRegistry(options: {
   return {
     operations: (partner) => lists.get(partner),
     reload,
+    check(candidate) {
+      const problems: string[] = [];
+      for (const [partner, operations] of lists) {
+        try {
+          checkManifest(partner, { format: "apollo-persisted-query-manifest", version: 1, operations: [...operations.values()] }, candidate);
+        } catch (error) {
+          const found = error instanceof ManifestError ? error.problems : [(error as Error).message];
+          problems.push(...found.map((problem) => `partner ${partner}: ${problem}`));
+        }
+      }
+      return problems;
+    },
+    useSchema(next) {
+      schema = next;
+    },
     close() {
       clearTimeout(timer);
       watcher?.close();

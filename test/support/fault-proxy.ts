@@ -1,14 +1,15 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type ProxyMode = "pass" | "drop-response" | "hang" | "hold" | "reset";
+export type ProxyMode = "pass" | "drop-response" | "hang" | "hold" | "reset" | "garbage";
 
 /**
  * A real HTTP hop between two services that can misbehave on purpose: pass requests on, forward
  * them and then lose the answer (the callee did the work, the caller never hears of it), accept
  * them and never answer, hold them until `release()` and then pass them on, or cut the connection
  * as soon as a request arrives (`reset`: the callee never sees it; `resetNext(n)` does it to the
- * next n requests only). It counts the requests it received. Loopback only.
+ * next n requests only), or answer 200 with an HTML page (`garbage`). It counts the requests it
+ * received. Loopback only.
  */
 export async function startFaultProxy(target: () => string) {
   let mode: ProxyMode = "pass";
@@ -31,6 +32,12 @@ export async function startFaultProxy(target: () => string) {
       return;
     }
     if (mode === "hang") return;
+    if (mode === "garbage") {
+      // What a misrouted load balancer or a crashed worker's error page looks like: 200, not JSON.
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end("<html><body>502 Bad Gateway</body></html>");
+      return;
+    }
     if (mode === "hold") await new Promise<void>((resolve) => held.push(resolve));
     const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !["host", "content-length", "connection"].includes(name))) as Record<string, string>;
     // The path as asked (/graphql, or /ready when a gateway probes through the proxy); GET has no body.

@@ -1,0 +1,56 @@
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import { startSystemProcess } from "../scripts/start-process.ts";
+import { TEST_AUTH_ENV } from "./support/auth.ts";
+import { steadyLoad } from "./support/load.ts";
+import { eventually } from "./support/selling.ts";
+
+// A listing that crosses products and inventory, computed every time (no response cache).
+const LISTING = `{ products(first: 5) { totalCount edges { node { id name inventory { onHand } } } } }`;
+
+describe("npm start on SIGTERM", () => {
+  it("under load: the gateway and the subgraphs finish every request they accepted, then the process exits 0", async () => {
+    const urls = inject("databaseUrls");
+    // This run's databases (already migrated, not seeded); only the system's own settings otherwise.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/DATABASE_URL$|^REDIS_|_SUBGRAPH_URL$/.test(key)));
+    const system = await startSystemProcess({
+      ...env,
+      ...TEST_AUTH_ENV,
+      NODE_ENV: "test",
+      PORT: "0",
+      SUBGRAPH_PORT_BASE: "0",
+      LOG_LEVEL: "info",
+      SEED_ON_START: "false",
+      USERS_DATABASE_URL: urls.users,
+      PRODUCTS_DATABASE_URL: urls.products,
+      ORDERS_DATABASE_URL: urls.orders,
+      INVENTORY_DATABASE_URL: urls.inventory,
+      // Its own job queue: its workers take no other test's jobs.
+      ORDER_JOBS_SCHEMA: `pgboss_${randomUUID().slice(0, 8)}`,
+      REDIS_URL: inject("redisUrl"),
+      REDIS_KEY_PREFIX: `${inject("redisPrefix")}system-shutdown:`,
+      RESPONSE_CACHE_ENABLED: "false",
+      RATE_LIMIT_ENABLED: "false",
+      // A busy test machine holds the event loop now and then; that is not what this test is about.
+      SHED_EVENT_LOOP_DELAY_MS: "0",
+    });
+    try {
+      const load = steadyLoad(() =>
+        fetch(`${system.url}/graphql`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: LISTING }) }),
+      );
+      await eventually(async () => expect(load.ok()).toBeGreaterThanOrEqual(20), 120_000);
+
+      load.mark();
+      const code = system.stop();
+      const result = await load.finished;
+      expect(result.failures).toEqual([]);
+      // Requests were in flight when the signal came, and they were answered.
+      expect(load.spanningMark()).toBeGreaterThan(0);
+      expect(await code, system.output()).toBe(0);
+      expect(system.output()).toContain('"msg":"stopped"');
+    } finally {
+      if (system.child.exitCode === null) system.child.kill("SIGKILL");
+    }
+  });
+});

@@ -72,13 +72,15 @@ describe("a subgraph process on SIGTERM", () => {
 
       load.mark();
       inventory.child.kill("SIGTERM");
-      // Every load worker ends by being refused a new connection: the server stopped listening
-      // while the three held requests still ran. None saw a reset or a failed answer.
+      // Released once the process says it is shutting down: inventory gives products 3 s.
+      await inventory.printed(/shutting down/);
+      proxy.release();
+      // Every load worker ends by being refused a new connection: the server stopped listening.
+      // None saw a reset or a failed answer.
       const result = await load.finished;
       expect(result.failures).toEqual([]);
       expect(load.spanningMark()).toBeGreaterThan(0);
 
-      proxy.release();
       const answers = await Promise.all(held);
       const bodies = await Promise.all(answers.map((answer) => answer.json()));
       expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200]);

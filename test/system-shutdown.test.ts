@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { deriveDatabaseUrl, dropPostgresDatabase, SUBGRAPHS } from "@catalog/common";
+import { afterAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { startSystemProcess } from "../scripts/start-process.ts";
 import { TEST_AUTH_ENV } from "./support/auth.ts";
@@ -9,10 +10,17 @@ import { eventually } from "./support/selling.ts";
 // A listing that crosses products and inventory, computed every time (no response cache).
 const LISTING = `{ products(first: 5) { totalCount edges { node { id name inventory { onHand } } } } }`;
 
+const base = (() => {
+  const url = new URL(inject("databaseUrls").users);
+  url.pathname = `/catalog_shutdown_${randomUUID().slice(0, 8)}`;
+  return url.toString();
+})();
+afterAll(async () => {
+  await Promise.all(SUBGRAPHS.map((name) => dropPostgresDatabase(deriveDatabaseUrl(base, name))));
+});
+
 describe("npm start on SIGTERM", () => {
   it("under load: the gateway and the subgraphs finish every request they accepted, then the process exits 0", async () => {
-    const urls = inject("databaseUrls");
-    // This run's databases (already migrated, not seeded); only the system's own settings otherwise.
     const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/DATABASE_URL$|^REDIS_|_SUBGRAPH_URL$/.test(key)));
     const system = await startSystemProcess({
       ...env,
@@ -22,12 +30,9 @@ describe("npm start on SIGTERM", () => {
       SUBGRAPH_PORT_BASE: "0",
       LOG_LEVEL: "info",
       SEED_ON_START: "false",
-      USERS_DATABASE_URL: urls.users,
-      PRODUCTS_DATABASE_URL: urls.products,
-      ORDERS_DATABASE_URL: urls.orders,
-      INVENTORY_DATABASE_URL: urls.inventory,
-      // Its own job queue: its workers take no other test's jobs.
-      ORDER_JOBS_SCHEMA: `pgboss_${randomUUID().slice(0, 8)}`,
+      // Databases of its own, created and migrated at start: its orders' job workers (recovery
+      // sweeps included) must not act on other tests' orders.
+      DATABASE_URL: base,
       REDIS_URL: inject("redisUrl"),
       REDIS_KEY_PREFIX: `${inject("redisPrefix")}system-shutdown:`,
       RESPONSE_CACHE_ENABLED: "false",

@@ -64,6 +64,8 @@ export function steadyLoad(request: () => Promise<Response>, workers = 6): Load 
 export interface ServiceProcess {
   child: ChildProcess;
   output(): string;
+  /** Resolves once the process has printed a line matching `pattern` (e.g. a log message). */
+  printed(pattern: RegExp): Promise<void>;
   /** Exit code and signal, once it has exited. */
   exited: Promise<[number | null, NodeJS.Signals | null]>;
 }
@@ -90,5 +92,16 @@ export async function startServiceProcess(
     });
     child.once("exit", (code) => reject(new Error(`${entry} exited (${code}) before listening:\n${output}`)));
   });
-  return { child, url, output: () => output, exited };
+  const printed = (pattern: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!pattern.test(output)) return;
+        child.stdout!.off("data", check);
+        resolve();
+      };
+      child.stdout!.on("data", check);
+      child.once("exit", () => reject(new Error(`exited before printing ${pattern}:\n${output}`)));
+      check();
+    });
+  return { child, url, output: () => output, printed, exited };
 }

@@ -692,7 +692,9 @@ try {
   const gatewayEnv = { ...common, NODE_ENV: GATEWAY_NODE_ENV };
   const stock: Target = {
     id: "stock",
-    service: startService("stock gateway", "bench/stock-gateway.ts", { ...gatewayEnv, PORT: String(ports.stock) }),
+    // Stock but quiet: with its hourly usage report on, @apollo/gateway probes cloud metadata
+    // services at start (gcp-metadata warns on this machine); the report costs no request time.
+    service: startService("stock gateway", "bench/stock-gateway.ts", { ...gatewayEnv, PORT: String(ports.stock), APOLLO_TELEMETRY_DISABLED: "true" }),
     url: `http://127.0.0.1:${ports.stock}/graphql`,
   };
   const ours = (id: "uncached" | "cached"): Target => ({

@@ -155,7 +155,22 @@ function trustProxy(value: string | undefined): string | number | false {
   return /^\d+$/.test(value) ? Number(value) : value;
 }
 
-export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+/**
+ * Typed replacements for what the environment says, for an assembly that knows better (the
+ * subgraphs' URLs once they listen, a port, the Redis it shares). `subgraphUrls` adds to the
+ * environment's overrides, by the same keys (`subgraphEnvName`).
+ */
+export type GatewayOverrides = Partial<Omit<GatewayConfig, "subgraphUrls">> & { subgraphUrls?: Record<string, string> };
+
+export function withGatewayOverrides(config: GatewayConfig, overrides: GatewayOverrides): GatewayConfig {
+  return { ...config, ...overrides, subgraphUrls: { ...config.subgraphUrls, ...overrides.subgraphUrls } };
+}
+
+export function loadGatewayConfig(env: Record<string, string | undefined> = process.env, overrides: GatewayOverrides = {}): GatewayConfig {
+  return withGatewayOverrides(configFromEnv(env), overrides);
+}
+
+function configFromEnv(env: Record<string, string | undefined>): GatewayConfig {
   const parsed = parseEnv(schema, env);
   const production = parsed.NODE_ENV === "production";
   const subgraphUrls: Record<string, string> = {};

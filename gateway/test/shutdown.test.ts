@@ -1,11 +1,8 @@
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import path from "node:path";
-import { REPO_ROOT } from "@catalog/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_AUTH_ENV } from "../../test/support/auth.ts";
 import { startFaultProxy } from "../../test/support/fault-proxy.ts";
 import { createCategoryTree, createProduct } from "../../test/support/fixtures.ts";
+import { startServiceProcess } from "../../test/support/load.ts";
 import { eventually } from "../../test/support/selling.ts";
 import { startStack, type Stack } from "../../test/support/stack.ts";
 
@@ -22,9 +19,10 @@ afterAll(async () => {
 });
 
 /** The gateway as production runs it: its own process, its own entry point. */
-async function startGatewayProcess() {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "gateway/src/index.ts")], {
-    env: {
+function startGatewayProcess() {
+  return startServiceProcess(
+    "gateway/src/index.ts",
+    {
       ...process.env,
       ...TEST_AUTH_ENV,
       NODE_ENV: "test",
@@ -37,19 +35,8 @@ async function startGatewayProcess() {
       ORDERS_SUBGRAPH_URL: `${stack.subgraphs.orders.url}/graphql`,
       INVENTORY_SUBGRAPH_URL: `${stack.subgraphs.inventory.url}/graphql`,
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stderr.on("data", (chunk) => (output += chunk));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk;
-      const listening = /"url":"(http:\/\/[^"]+)"[^\n]*gateway listening/.exec(output);
-      if (listening) resolve(listening[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`gateway exited (${code}) before listening:\n${output}`)));
-  });
-  return { child, url, exited: once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]> };
+    /"url":"(http:\/\/[^"]+)"[^\n]*gateway listening/,
+  );
 }
 
 describe("SIGTERM", () => {

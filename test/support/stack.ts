@@ -2,12 +2,8 @@ import { randomUUID } from "node:crypto";
 import {
   cacheInvalidator,
   createLogger,
-  listen,
   loadAuthConfig,
-  openPostgres,
-  openPurgeStore,
-  startSubgraph,
-  subgraphAuth,
+  startSubgraphService,
   type AuthConfig,
   type CacheInvalidator,
   type PeerUrls,
@@ -15,6 +11,7 @@ import {
   type PrismaLike,
   type StartedSubgraph,
   type SubgraphModule,
+  type SubgraphServiceConfig,
 } from "@catalog/common";
 import { inventorySubgraph } from "@catalog/inventory";
 import { ordersSubgraph } from "@catalog/orders";
@@ -22,8 +19,10 @@ import { productsSubgraph } from "@catalog/products";
 import { usersSubgraph } from "@catalog/users";
 import { inject } from "vitest";
 import "./provided.ts";
-import { loadGatewayConfig } from "../../gateway/src/config.ts";
-import { buildGateway, type Gateway } from "../../gateway/src/server.ts";
+import { loadGatewayConfig, subgraphEnvName } from "../../gateway/src/config.ts";
+import type { Gateway } from "../../gateway/src/server.ts";
+import { startGatewayService } from "../../gateway/src/service.ts";
+import { startSystem } from "../../scripts/system.ts";
 import { TEST_AUTH_ENV, testAuthConfig } from "./auth.ts";
 
 
@@ -52,6 +51,35 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+/** A subgraph as tests run it: port 0, this run's real PostgreSQL database (already migrated), no seed. */
+function testSubgraphConfig(
+  module: { name: keyof Prismas },
+  options: { databaseUrl?: string; auth?: AuthConfig; env?: Record<string, string>; pool?: PostgresOptions },
+): SubgraphServiceConfig {
+  return {
+    port: 0,
+    host: "127.0.0.1",
+    logLevel: "silent",
+    introspection: true,
+    migrate: false,
+    seed: false,
+    database: {
+      kind: "postgres",
+      url: options.databaseUrl ?? inject("databaseUrls")[module.name],
+      // A generous queue: on a loaded 2-core machine a burst (50 checkouts at once) can keep five
+      // connections busy for seconds, and these tests are about what happens, not how fast. The
+      // pool test sets its own short limits.
+      pool: { poolSize: 5, acquireTimeoutMs: 15_000, ...options.pool },
+      create: false,
+    },
+    redis: undefined,
+    auth: options.auth ?? testAuthConfig,
+    peerUrls: {},
+    shutdownGraceMs: 10_000,
+    settings: { ...TEST_SUBGRAPH_ENV, ...options.env },
+  };
+}
+
 /** Starts one subgraph on port 0 against a real PostgreSQL database (default: this run's). */
 export async function startTestSubgraph<P extends PrismaLike>(
   module: SubgraphModule<P>,
@@ -64,23 +92,19 @@ export async function startTestSubgraph<P extends PrismaLike>(
     pool?: PostgresOptions;
   } = {},
 ): Promise<StartedSubgraph<P>> {
-  // A generous queue: on a loaded 2-core machine a burst (50 checkouts at once) can keep five
-  // connections busy for seconds, and these tests are about what happens, not how fast. The
-  // pool test sets its own short limits.
-  const db = openPostgres(options.databaseUrl ?? inject("databaseUrls")[module.name], { poolSize: 5, acquireTimeoutMs: 15_000, ...options.pool });
-  return startSubgraph(module, {
-    db,
+  return startSubgraphService(module, testSubgraphConfig(module, options), {
     logger,
-    port: 0,
-    introspection: true,
-    migrate: false,
-    seed: false,
     peers: options.peers ?? (() => undefined),
-    auth: subgraphAuth(module, options.auth ?? testAuthConfig),
     cache: options.cache ?? cacheInvalidator(undefined, logger),
-    env: { ...TEST_SUBGRAPH_ENV, ...options.env },
   });
 }
+
+/** What every test gateway is told unless a test says otherwise. */
+const TEST_GATEWAY_ENV: Record<string, string> = {
+  // Tests run every service in one process, where loading a module can hold the event loop for
+  // a second: that is not overload. The load-shedding test turns shedding on for its gateway.
+  SHED_EVENT_LOOP_DELAY_MS: "0",
+};
 
 /**
  * The real system: four subgraphs and the gateway, each on its own port-0 HTTP server. Auth
@@ -91,60 +115,48 @@ export async function startStack(
   env: Record<string, string> = {},
   options: { orders?: SubgraphModule<Prismas["orders"]>; subgraphEnv?: Record<string, string> } = {},
 ): Promise<Stack> {
-  const peerUrls = new Map<string, string>();
-  const peers: PeerUrls = (name) => peerUrls.get(name);
   const authEnv = { ...TEST_AUTH_ENV, ...env };
   const auth = loadAuthConfig(authEnv);
   // Each stack has Redis keys of its own, so one file's cached responses never answer another's.
   const redisPrefix = env.REDIS_KEY_PREFIX ?? `${inject("redisPrefix")}${randomUUID().slice(0, 8)}:`;
   const redisUrl = env.REDIS_URL ?? inject("redisUrl");
-  const { redis: subgraphRedis, store } = await openPurgeStore(redisUrl, { keyPrefix: redisPrefix, logger });
-  const cache = cacheInvalidator(store, logger);
-  const [users, products, orders, inventory] = await Promise.all([
-    startTestSubgraph(usersSubgraph, { peers, auth, cache }),
-    startTestSubgraph(productsSubgraph, { peers, auth, cache }),
-    startTestSubgraph(options.orders ?? ordersSubgraph, { peers, auth, cache, ...(options.subgraphEnv ? { env: options.subgraphEnv } : {}) }),
-    startTestSubgraph(inventorySubgraph, { peers, auth, cache }),
-  ]);
-  for (const s of [users, products, orders, inventory]) peerUrls.set(s.name, `${s.url}/graphql`);
-  const config = loadGatewayConfig({
-    NODE_ENV: "test",
-    PORT: "0",
-    USERS_SUBGRAPH_URL: `${users.url}/graphql`,
-    PRODUCTS_SUBGRAPH_URL: `${products.url}/graphql`,
-    ORDERS_SUBGRAPH_URL: `${orders.url}/graphql`,
-    INVENTORY_SUBGRAPH_URL: `${inventory.url}/graphql`,
-    PARTNER_KEYS_URL: `${users.url}/internal/partners/resolve`,
-    REDIS_URL: redisUrl,
-    REDIS_KEY_PREFIX: redisPrefix,
-    // Tests run every service in one process, where loading a module can hold the event loop for
-    // a second: that is not overload. The load-shedding test turns shedding on for its gateway.
-    SHED_EVENT_LOOP_DELAY_MS: "0",
-    // Every test file calls from 127.0.0.1 into one Redis prefix; the rate-limit tests set their own.
-    RATE_LIMIT_ANONYMOUS_POINTS: "1000000",
-    RATE_LIMIT_POINTS: "1000000",
-    SIGNIN_RATE_LIMIT_POINTS: "1000000",
-    ...authEnv,
-    ...(authEnv.JWT_ALGORITHM === "RS256" && !authEnv.JWT_PUBLIC_KEY && !authEnv.JWT_JWKS_URL
-      ? { JWT_JWKS_URL: `${users.url}/.well-known/jwks.json` }
-      : {}),
+  const system = await startSystem({
+    logger,
+    modules: { users: usersSubgraph, products: productsSubgraph, orders: options.orders ?? ordersSubgraph, inventory: inventorySubgraph },
+    subgraphs: {
+      users: testSubgraphConfig(usersSubgraph, { auth }),
+      products: testSubgraphConfig(productsSubgraph, { auth }),
+      orders: testSubgraphConfig(ordersSubgraph, { auth, ...(options.subgraphEnv ? { env: options.subgraphEnv } : {}) }),
+      inventory: testSubgraphConfig(inventorySubgraph, { auth }),
+    },
+    gateway: (urls) =>
+      loadGatewayConfig(
+        {
+          NODE_ENV: "test",
+          ...TEST_GATEWAY_ENV,
+          // Every test file calls from 127.0.0.1 into one Redis prefix; the rate-limit tests set their own.
+          RATE_LIMIT_ANONYMOUS_POINTS: "1000000",
+          RATE_LIMIT_POINTS: "1000000",
+          SIGNIN_RATE_LIMIT_POINTS: "1000000",
+          ...authEnv,
+          ...(authEnv.JWT_ALGORITHM === "RS256" && !authEnv.JWT_PUBLIC_KEY && !authEnv.JWT_JWKS_URL
+            ? { JWT_JWKS_URL: `${urls.users}/.well-known/jwks.json` }
+            : {}),
+        },
+        { port: 0, host: "127.0.0.1" },
+      ),
+    redis: { url: redisUrl, keyPrefix: redisPrefix },
   });
-  const gateway = await buildGateway(config, logger);
-  const server = await listen(gateway.app, 0, "127.0.0.1", gateway.listenOptions);
+  const { users, products, orders, inventory } = system.subgraphs;
   return {
-    gatewayUrl: server.url,
-    gateway,
+    gatewayUrl: system.gateway.url,
+    gateway: system.gateway.gateway,
     subgraphs: { users, products, orders, inventory },
     prisma: { users: users.prisma, products: products.prisma, orders: orders.prisma, inventory: inventory.prisma },
     redisUrl,
     redisPrefix,
-    setPeerUrl: (name, url) => peerUrls.set(name, url),
-    async close() {
-      await server.close();
-      await gateway.stop();
-      await Promise.all([users, products, orders, inventory].map((s) => s.close()));
-      subgraphRedis.disconnect();
-    },
+    setPeerUrl: system.setPeerUrl,
+    close: () => system.close(),
   };
 }
 
@@ -207,21 +219,18 @@ export async function countStatements(stack: Stack, run: () => Promise<void>): P
 
 /** Another gateway on a running stack's subgraphs, with some config replaced; stopped by the caller. */
 export async function startExtraGateway(stack: Stack, env: Record<string, string>): Promise<{ url: string; gateway: Gateway; close(): Promise<void> }> {
-  const config = loadGatewayConfig({
-    ...TEST_AUTH_ENV,
-    ...Object.fromEntries(Object.entries(stack.gateway.subgraphUrls).map(([n, u]) => [`${n.toUpperCase()}_SUBGRAPH_URL`, u])),
-    PARTNER_KEYS_URL: `${stack.subgraphs.users.url}/internal/partners/resolve`,
-    SHED_EVENT_LOOP_DELAY_MS: "0",
-    ...env,
-  });
-  const gateway = await buildGateway(config, logger);
-  const server = await listen(gateway.app, 0, "127.0.0.1", gateway.listenOptions);
-  return {
-    url: server.url,
-    gateway,
-    async close() {
-      await server.close();
-      await gateway.stop();
+  const config = loadGatewayConfig({ ...TEST_AUTH_ENV, ...TEST_GATEWAY_ENV, ...env });
+  // The stack's subgraphs and partner-key resolver, where `env` names no other.
+  const stackUrls = Object.fromEntries(Object.entries(stack.gateway.subgraphUrls).map(([name, url]) => [subgraphEnvName(name), url]));
+  const service = await startGatewayService(
+    {
+      ...config,
+      port: 0,
+      host: "127.0.0.1",
+      subgraphUrls: { ...stackUrls, ...config.subgraphUrls },
+      partnerKeysUrl: config.partnerKeysUrl ?? `${stack.subgraphs.users.url}/internal/partners/resolve`,
     },
-  };
+    { logger },
+  );
+  return { url: service.url, gateway: service.gateway, close: () => service.close() };
 }

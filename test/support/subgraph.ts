@@ -20,7 +20,7 @@ export async function subgraphHarness<P extends PrismaLike>(
 ): Promise<SubgraphHarness<P>> {
   const peers = options.peers ?? (() => undefined);
   const defaultViewer = options.viewer ?? null;
-  const db = openPostgres(inject("databaseUrls")[module.name], { poolSize: 4 });
+  const db = openPostgres(inject("databaseUrls")[module.name], { poolSize: 4, acquireTimeoutMs: 15_000 });
   const prisma = module.createPrisma(db.adapter);
   const server = await module.build({
     prisma,

@@ -6,6 +6,7 @@
 export * from "./error-masking.ts";
 export * from "./errors.ts";
 export * from "./http.ts";
+export * from "./lifecycle.ts";
 export * from "./ids.ts";
 export * from "./logger.ts";
 export * from "./paths.ts";

@@ -1,5 +1,5 @@
 import { createServer, type RequestListener, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import { requestIdFrom } from "./request-id.ts";
 import type { Logger } from "./logger.ts";
@@ -61,11 +61,14 @@ export function listen(app: RequestListener, port: number, host = "127.0.0.1", o
             for (const res of inFlight) if (!res.headersSent) res.setHeader("connection", "close");
             const cut = setTimeout(() => server.closeAllConnections(), graceMs);
             cut.unref();
-            server.close(() => {
+            // Only the listening socket closes. http.Server#close would also drop every idle
+            // kept-alive connection at once, and a client that has just sent its next request on
+            // one sees a reset. Left open, such a connection gets its next answer with
+            // `Connection: close`, or ends at the keep-alive timeout the client was told about.
+            net.Server.prototype.close.call(server, () => {
               clearTimeout(cut);
               done();
             });
-            server.closeIdleConnections();
           }),
       });
     });

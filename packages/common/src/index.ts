@@ -3,6 +3,7 @@ export * from "./database.ts";
 export * from "./error-masking.ts";
 export * from "./errors.ts";
 export * from "./http.ts";
+export * from "./lifecycle.ts";
 export * from "./ids.ts";
 export * from "./logger.ts";
 export * from "./migrations.ts";

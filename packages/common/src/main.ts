@@ -1,16 +1,15 @@
 import path from "node:path";
 import { z } from "zod";
 import { loadAuthConfig } from "./auth/auth-config.ts";
-import { openSubgraphDatabase, startSubgraph, subgraphAuth, type PrismaLike, type SubgraphModule } from "./bootstrap.ts";
+import { startSubgraphService, type PrismaLike, type SubgraphModule, type SubgraphServiceConfig } from "./bootstrap.ts";
 import { booleanFlag, logLevel, parseEnv, port } from "./config.ts";
 import { DEFAULT_POOL } from "./database.ts";
+import { configuredDatabaseUrl, DEFAULT_SUBGRAPH_PORTS, type SubgraphName } from "./database-url.ts";
+import { stopOnSignal } from "./lifecycle.ts";
 import { createLogger } from "./logger.ts";
 import { REPO_ROOT } from "./paths.ts";
-import { cacheInvalidator } from "./response-cache/invalidator.ts";
-import { openPurgeStore } from "./response-cache/store.ts";
-import { DEFAULT_SUBGRAPH_PORTS } from "./database-url.ts";
 
-/** Each subgraph's serving pool on PostgreSQL (per process: npm start runs four such pools). */
+/** Each subgraph's serving pool on PostgreSQL (per subgraph: npm start runs four such pools). */
 export const databasePoolEnv = {
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(DEFAULT_POOL.size),
   DB_POOL_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(DEFAULT_POOL.acquireTimeoutMs),
@@ -30,7 +29,14 @@ export function subgraphEnvSchema(defaultPort: number) {
     REDIS_KEY_PREFIX: z.string().default("catalog:"),
     /** Unset: on outside production. The demo data has a public admin password: never in production. */
     SEED_ON_START: z.enum(["true", "false", "1", "0"]).optional(),
+    /** After SIGTERM, how long requests in flight may run before their connections are cut. */
+    SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
     ...databasePoolEnv,
+    /** Peers, named as the gateway names them; unset: the peer's default local port. */
+    USERS_SUBGRAPH_URL: z.url().optional(),
+    PRODUCTS_SUBGRAPH_URL: z.url().optional(),
+    ORDERS_SUBGRAPH_URL: z.url().optional(),
+    INVENTORY_SUBGRAPH_URL: z.url().optional(),
   });
 }
 
@@ -48,54 +54,61 @@ export function demoSeedAllowed(nodeEnv: string | undefined, flag: string | unde
   return wanted;
 }
 
-/** Entry point shared by every subgraph's src/index.ts: parse config, open the database, listen. */
+/**
+ * A subgraph service's typed config from the environment (the process's, or one a caller built).
+ * `overrides` replace whole fields: an assembly that knows the port or peers sets them here.
+ */
+export function loadSubgraphConfig(
+  module: { name: SubgraphName; defaultPort: number },
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  overrides: Partial<SubgraphServiceConfig> = {},
+): SubgraphServiceConfig {
+  const parsed = parseEnv(subgraphEnvSchema(module.defaultPort), env);
+  const databaseUrl = configuredDatabaseUrl(module.name, env);
+  const peer = (name: SubgraphName, configured: string | undefined) => configured ?? `http://127.0.0.1:${DEFAULT_SUBGRAPH_PORTS[name]}/graphql`;
+  const peerUrls = {
+    users: peer("users", parsed.USERS_SUBGRAPH_URL),
+    products: peer("products", parsed.PRODUCTS_SUBGRAPH_URL),
+    orders: peer("orders", parsed.ORDERS_SUBGRAPH_URL),
+    inventory: peer("inventory", parsed.INVENTORY_SUBGRAPH_URL),
+  };
+  return {
+    port: parsed.PORT,
+    host: parsed.HOST,
+    logLevel: parsed.LOG_LEVEL,
+    introspection: parsed.NODE_ENV !== "production",
+    migrate: parsed.MIGRATE_ON_START,
+    seed: demoSeedAllowed(parsed.NODE_ENV, parsed.SEED_ON_START),
+    database: databaseUrl
+      ? {
+          kind: "postgres",
+          url: databaseUrl,
+          create: true,
+          pool: { poolSize: parsed.DB_POOL_SIZE, acquireTimeoutMs: parsed.DB_POOL_ACQUIRE_TIMEOUT_MS },
+        }
+      : { kind: "embedded", dir: path.join(parsed.DATA_DIR, module.name), fresh: false },
+    redis: parsed.REDIS_URL ? { url: parsed.REDIS_URL, keyPrefix: parsed.REDIS_KEY_PREFIX } : undefined,
+    auth: loadAuthConfig(env),
+    peerUrls,
+    shutdownGraceMs: parsed.SHUTDOWN_GRACE_MS,
+    settings: env,
+    ...overrides,
+  };
+}
+
+/** Entry point shared by every subgraph's src/index.ts: parse config, start the service, stop on SIGTERM. */
 export async function runSubgraphMain<P extends PrismaLike>(module: SubgraphModule<P>): Promise<void> {
-  let config;
-  let auth;
+  let config: SubgraphServiceConfig;
   try {
-    config = parseEnv(subgraphEnvSchema(module.defaultPort));
-    demoSeedAllowed(config.NODE_ENV, config.SEED_ON_START);
-    auth = subgraphAuth(module, loadAuthConfig());
+    config = loadSubgraphConfig(module);
   } catch (error) {
     console.error((error as Error).message);
     process.exit(1);
   }
-  const logger = createLogger(`subgraph-${module.name}`, config.LOG_LEVEL);
-  if (!config.REDIS_URL) {
-    logger.warn("REDIS_URL is not set: changes made here cannot purge the gateway's response cache");
-  }
-  const purge = config.REDIS_URL ? await openPurgeStore(config.REDIS_URL, { keyPrefix: config.REDIS_KEY_PREFIX, logger }) : undefined;
-  if (purge && !purge.connected) logger.warn("redis not connected at start; purges will retry");
-  const redis = purge?.redis;
+  const logger = createLogger(`subgraph-${module.name}`, config.logLevel);
   try {
-    const db = await openSubgraphDatabase(module.name, {
-      env: process.env,
-      dataDir: config.DATA_DIR,
-      pool: { poolSize: config.DB_POOL_SIZE, acquireTimeoutMs: config.DB_POOL_ACQUIRE_TIMEOUT_MS },
-    });
-    const server = await startSubgraph(module, {
-      db,
-      logger,
-      port: config.PORT,
-      host: config.HOST,
-      introspection: config.NODE_ENV !== "production",
-      migrate: config.MIGRATE_ON_START,
-      auth,
-      cache: cacheInvalidator(purge?.store, logger),
-      env: process.env,
-      seed: demoSeedAllowed(config.NODE_ENV, config.SEED_ON_START),
-      // e.g. PRODUCTS_SUBGRAPH_URL, as the gateway names them; default: the local default port.
-      peers: (name) =>
-        process.env[`${name.toUpperCase()}_SUBGRAPH_URL`] ?? `http://127.0.0.1:${DEFAULT_SUBGRAPH_PORTS[name]}/graphql`,
-    });
-    const shutdown = async () => {
-      logger.info("shutting down");
-      await server.close();
-      redis?.disconnect();
-      process.exit(0);
-    };
-    process.once("SIGINT", shutdown);
-    process.once("SIGTERM", shutdown);
+    const service = await startSubgraphService(module, config, { logger });
+    stopOnSignal(logger, () => service.shutdown());
   } catch (error) {
     logger.fatal({ err: error }, "subgraph failed to start");
     process.exit(1);

@@ -6,8 +6,8 @@
 # runtime stage's layout from the COPY lines below and runs it, so keep them simple: one source
 # per line, --from a stage, destinations relative to WORKDIR.
 
-# --- build: every dependency, Prisma clients generated, every workspace compiled ---------------
-FROM node:20.19.5-bookworm-slim AS build
+# --- manifests: what npm ci reads, shared by the two install stages -----------------------------
+FROM node:20.19.5-bookworm-slim AS manifests
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/common/package.json packages/common/
@@ -16,6 +16,9 @@ COPY subgraphs/users/package.json subgraphs/users/
 COPY subgraphs/products/package.json subgraphs/products/
 COPY subgraphs/orders/package.json subgraphs/orders/
 COPY subgraphs/inventory/package.json subgraphs/inventory/
+
+# --- build: every dependency, Prisma clients generated, every workspace compiled ---------------
+FROM manifests AS build
 # --ignore-scripts: the root postinstall (prisma generate) needs the sources, copied next; no
 # dependency needs an install script.
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -24,16 +27,8 @@ COPY . .
 RUN npm run generate && npm run build
 
 # --- deps: runtime dependencies only ----------------------------------------------------------
-FROM node:20.19.5-bookworm-slim AS deps
-WORKDIR /app
+FROM manifests AS deps
 ENV NODE_ENV=production
-COPY package.json package-lock.json ./
-COPY packages/common/package.json packages/common/
-COPY gateway/package.json gateway/
-COPY subgraphs/users/package.json subgraphs/users/
-COPY subgraphs/products/package.json subgraphs/products/
-COPY subgraphs/orders/package.json subgraphs/orders/
-COPY subgraphs/inventory/package.json subgraphs/inventory/
 COPY scripts/prune-dev-optional.mjs scripts/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && node scripts/prune-dev-optional.mjs
 

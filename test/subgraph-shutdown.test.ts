@@ -46,7 +46,8 @@ describe("a subgraph process on SIGTERM", () => {
       {
         ...process.env,
         ...TEST_AUTH_ENV,
-        NODE_ENV: "test",
+        // Production, as deployed: Apollo Server handles signals itself there unless told not to.
+        NODE_ENV: "production",
         PORT: "0",
         LOG_LEVEL: "info",
         INVENTORY_DATABASE_URL: inject("databaseUrls").inventory,

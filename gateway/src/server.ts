@@ -196,6 +196,9 @@ export async function buildGateway(
   });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
+    // Signals are ours (stopOnSignal): Apollo's own handler stops the server and re-sends SIGTERM
+    // in production, cutting the drain short and exiting 143.
+    stopOnTerminationSignals: false,
     cache: cache.cache,
     persistedQueries: { ttl: config.apqTtlSeconds },
     introspection: config.introspection,

@@ -67,6 +67,9 @@ export async function createSubgraphApp<TContext extends RequestScoped>(
   const metrics = createSubgraphMetrics(() => options.database.poolStats());
   const apollo = new ApolloServer<TContext>({
     schema: options.schema,
+    // Signals are ours (stopOnSignal): Apollo's own handler stops the server and re-sends SIGTERM
+    // in production, cutting the drain short and exiting 143.
+    stopOnTerminationSignals: false,
     introspection: options.introspection,
     includeStacktraceInErrorResponses: false,
     // No connection freed up in time: the client should come back shortly, not read "internal error".

@@ -16,5 +16,6 @@ RUN npm ci --include=dev --ignore-scripts --no-audit --no-fund
 COPY . .
 RUN npm run generate && chown -R node:node /app
 USER node
-# The service is chosen by the command, e.g. ["node", "--import", "tsx", "gateway/src/index.ts"].
-CMD ["node", "--import", "tsx", "gateway/src/index.ts"]
+# The service is chosen by the command, e.g. ["node", "--import", "tsx", "--import",
+# "@catalog/common/telemetry", "gateway/src/index.ts"] (the second import starts tracing when configured).
+CMD ["node", "--import", "tsx", "--import", "@catalog/common/telemetry", "gateway/src/index.ts"]

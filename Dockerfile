@@ -1,5 +1,5 @@
 # One image for all five services; the command picks the entry point, e.g.
-#   node --conditions=catalog-compiled subgraphs/users/dist/index.js
+#   node --conditions=catalog-compiled --import @catalog/common/telemetry subgraphs/users/dist/index.js
 # (docker-compose.yml names each). `--conditions=catalog-compiled` points our workspace packages
 # at their compiled dist/ (docs/decisions/0015). The runtime stage runs plain node on JavaScript:
 # no tsx, no TypeScript, no Prisma CLI, no dev dependencies. scripts/image-check.ts rebuilds the
@@ -68,4 +68,5 @@ COPY --from=build /app/schema schema
 # Everything above stays root-owned and read-only to the service user.
 USER node
 EXPOSE 4000
-CMD ["node", "--conditions=catalog-compiled", "gateway/dist/index.js"]
+# The command picks the service; the telemetry bootstrap starts tracing when OTEL_* is configured.
+CMD ["node", "--conditions=catalog-compiled", "--import", "@catalog/common/telemetry", "gateway/dist/index.js"]

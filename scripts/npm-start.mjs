@@ -11,10 +11,13 @@ import { z } from "zod";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 // The package.json "exports" condition that points our workspaces at their compiled dist/.
 const COMPILED_CONDITION = "catalog-compiled";
+// Loaded before anything else: starts tracing when OTEL_EXPORTER_OTLP_ENDPOINT is set, else nothing.
+const TELEMETRY = ["--import", "@catalog/common/telemetry"];
 const COMPILED_ENTRY = "dist/scripts/start.js";
 // What dist/scripts/start.js imports through package exports; each must have been built too.
 const COMPILED_PACKAGES = [
   "packages/common/dist/index.js",
+  "packages/common/dist/telemetry.js",
   "subgraphs/users/dist/module.js",
   "subgraphs/products/dist/module.js",
   "subgraphs/orders/dist/module.js",
@@ -57,9 +60,9 @@ if (parsed.data.NODE_ENV === "production") {
     );
     process.exit(1);
   }
-  process.exit(await run([`--conditions=${COMPILED_CONDITION}`, COMPILED_ENTRY, ...args]));
+  process.exit(await run([`--conditions=${COMPILED_CONDITION}`, ...TELEMETRY, COMPILED_ENTRY, ...args]));
 }
 
 const generated = await run([path.join(root, "scripts/prisma-generate.mjs")]);
 if (generated !== 0) process.exit(generated);
-process.exit(await run([fileURLToPath(import.meta.resolve("tsx/cli")), "scripts/start.ts", ...args]));
+process.exit(await run([fileURLToPath(import.meta.resolve("tsx/cli")), ...TELEMETRY, "scripts/start.ts", ...args]));

@@ -76,8 +76,8 @@ describe("the compiled build", () => {
       (["gateway", ...SUBGRAPH_NAMES] as ServiceName[]).map((name) => {
         const entry = name === "gateway" ? "gateway/dist/index.js" : `subgraphs/${name}/dist/index.js`;
         // docker-compose.yml starts each service of the image this way.
-        expect(compose).toContain(`["node", "--conditions=${COMPILED_CONDITION}", "${entry}"]`);
-        return [name, [`--conditions=${COMPILED_CONDITION}`, entry]];
+        expect(compose).toContain(`["node", "--conditions=${COMPILED_CONDITION}", "--import", "@catalog/common/telemetry", "${entry}"]`);
+        return [name, [`--conditions=${COMPILED_CONDITION}`, "--import", "@catalog/common/telemetry", entry]];
       }),
     ) as Record<ServiceName, string[]>;
 
@@ -103,7 +103,9 @@ describe("the compiled build", () => {
     // The launcher runs dist/scripts/start.js with the compiled condition, not tsx on scripts/start.ts.
     const children = (await readFile(`/proc/${system.child.pid}/task/${system.child.pid}/children`, "utf8")).trim().split(/\s+/);
     const commandLines = await Promise.all(children.map((pid) => readFile(`/proc/${pid}/cmdline`, "utf8")));
-    expect(commandLines.map((line) => line.split("\0").slice(1, 3))).toEqual([[`--conditions=${COMPILED_CONDITION}`, "dist/scripts/start.js"]]);
+    expect(commandLines.map((line) => line.split("\0").slice(1, 5))).toEqual([
+      [`--conditions=${COMPILED_CONDITION}`, "--import", "@catalog/common/telemetry", "dist/scripts/start.js"],
+    ]);
     await signUpAndRead(url);
     await system.stop();
   }, STARTS);

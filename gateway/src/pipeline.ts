@@ -371,12 +371,15 @@ export function pipelineHandler(
       result: undefined,
     };
     if (requestSeconds) {
-      res.once("finish", () => {
+      // "close" fires for every request, a client that hung up included (its slow answer counts too).
+      res.once("close", () => {
         const { result } = state;
-        // Answered before GraphQL (a refusal, a cache hit): the name is the one the body gave.
-        const name = result ? result.operationName : (req.body as { operationName?: unknown } | undefined)?.operationName;
-        const outcome = requestOutcome(res.statusCode, result?.errors ?? false, result?.data ?? res.statusCode < 300);
-        requestSeconds.observe({ operation: operationLabel(typeof name === "string" ? name : null), outcome }, (performance.now() - started) / 1000);
+        // Only names of operations GraphQL ran are labels: a name in a refused or unauthenticated
+        // body would let anyone fill the label's slots with invented names.
+        const outcome = res.writableFinished
+          ? requestOutcome(res.statusCode, result?.errors ?? false, result?.data ?? res.statusCode < 300)
+          : "error";
+        requestSeconds.observe({ operation: result ? operationLabel(result.operationName) : "none", outcome }, (performance.now() - started) / 1000);
       });
     }
     try {

@@ -27,6 +27,9 @@ describe("Prometheus histograms", () => {
   it("time every gateway request by operation and outcome, and every subgraph call by subgraph and outcome", async () => {
     const gateway = await startExtraGateway(stack, { RESPONSE_CACHE_ENABLED: "false", METRICS_MAX_OPERATION_NAMES: "2" });
     try {
+      // Refused before GraphQL (a bad token): its body's name takes no label slot.
+      const refused = await gql(gateway.url, `query Invented { __typename }`, {}, { authorization: "Bearer not-a-token" });
+      expect(refused.status).toBe(401);
       const stock = `query StockOf($id: ID!) { product(id: $id) { id inventory { onHand } } }`;
       expect((await gql(gateway.url, stock, { id: product.id })).body.errors).toBeUndefined();
       expect((await gql(gateway.url, stock, { id: product.id })).body.errors).toBeUndefined();
@@ -44,7 +47,8 @@ describe("Prometheus histograms", () => {
       expect(count('operation="Partial",outcome="partial"')).toBe(1);
       expect(count('operation="anonymous",outcome="rejected"')).toBe(1);
       expect(count('operation="other",outcome="ok"')).toBe(1);
-      expect(metrics).not.toMatch(/operation="(Refused|Third)"/);
+      expect(metrics).not.toMatch(/operation="(Refused|Third|Invented)"/);
+      expect(count('operation="none",outcome="rejected"')).toBe(1);
       expect(value(metrics, 'gateway_request_duration_seconds_bucket{le="+Inf",operation="StockOf",outcome="ok"}')).toBe(2);
       // Two products calls and two inventory calls for StockOf (entity batching is per tick, not across requests).
       expect(value(metrics, 'gateway_subgraph_fetch_duration_seconds_count{subgraph="inventory",outcome="ok"}')).toBe(2);

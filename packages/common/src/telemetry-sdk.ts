@@ -8,7 +8,8 @@ import { createAddHookMessageChannel } from "import-in-the-middle";
  */
 function defaultServiceName(entry: string | undefined): string {
   const parts = path.resolve(entry ?? "").split(path.sep);
-  const at = parts.lastIndexOf("src");
+  // The sources (src/) in development, the compiled build (dist/) in production.
+  const at = Math.max(parts.lastIndexOf("src"), parts.lastIndexOf("dist"));
   if (at >= 2 && parts[at - 2] === "subgraphs") return `subgraph-${parts[at - 1]}`;
   if (at >= 1 && parts[at - 1] === "gateway") return "gateway";
   return "catalog";

@@ -14,7 +14,7 @@ import {
   inputGuardPlugin,
   MAX_INPUT_DEPTH,
   requestIdFrom,
-  requestInputTooDeep,
+  refuseDeepInput,
   sendError,
   type Logger,
   type TokenVerifier,
@@ -192,9 +192,8 @@ export function requestPipeline(parts: PipelineParts): Stage[] {
       reads: [],
       writes: [],
       run: (req, res) => {
-        if (!requestInputTooDeep(req)) return;
+        if (!refuseDeepInput(req, res)) return;
         rejected(INPUT_DEPTH_CODE);
-        sendError(res, 400, INPUT_DEPTH_CODE, `Request input nests deeper than ${MAX_INPUT_DEPTH} levels.`, { limit: MAX_INPUT_DEPTH });
         return ANSWERED;
       },
     },

@@ -1,9 +1,6 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import path from "node:path";
-import { REPO_ROOT } from "@catalog/common";
 import { afterAll, afterEach, beforeAll, describe, expect, it, inject } from "vitest";
 import { TEST_AUTH_ENV } from "../../test/support/auth.ts";
+import { startServiceProcess } from "../../test/support/load.ts";
 import { eventually, stockedProduct } from "../../test/support/selling.ts";
 import { gql, json, startExtraGateway, startStack, type Stack } from "../../test/support/stack.ts";
 
@@ -12,16 +9,12 @@ import { gql, json, startExtraGateway, startStack, type Stack } from "../../test
 // brought back. A gateway of its own in front, with a short subgraph timeout and a breaker that
 // opens after three failed calls.
 
-interface SubgraphProcess {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<unknown>;
-}
+type SubgraphProcess = Awaited<ReturnType<typeof startServiceProcess>>;
 
-async function startInventoryProcess(port = 0): Promise<SubgraphProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "subgraphs/inventory/src/index.ts")], {
-    cwd: REPO_ROOT,
-    env: {
+function startInventoryProcess(port = 0): Promise<SubgraphProcess> {
+  return startServiceProcess(
+    "subgraphs/inventory/src/index.ts",
+    {
       ...process.env,
       ...TEST_AUTH_ENV,
       NODE_ENV: "test",
@@ -32,20 +25,8 @@ async function startInventoryProcess(port = 0): Promise<SubgraphProcess> {
       SEED_ON_START: "false",
       REDIS_URL: inject("redisUrl"),
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  const exited = once(child, "exit");
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on("data", (chunk: Buffer) => {
-      output += chunk;
-      const listening = /"url":"(http:\/\/[^"]+)"[^\n]*subgraph listening/.exec(output);
-      if (listening) resolve(listening[1]!);
-    });
-    void exited.then(() => reject(new Error(`inventory exited before listening:\n${output}`)));
-  });
-  return { child, url, exited };
+    /"url":"(http:\/\/[^"]+)"[^\n]*subgraph listening/,
+  );
 }
 
 let stack: Stack;

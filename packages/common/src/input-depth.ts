@@ -1,4 +1,5 @@
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { sendError } from "./http.ts";
 
 /**
  * How deep request input may nest: a body, its variables and extensions, a GET's `variables` and
@@ -44,4 +45,11 @@ export function requestInputTooDeep(req: IncomingMessage & { body?: unknown }, m
     }
   }
   return false;
+}
+
+/** Answers 400 MAX_INPUT_DEPTH_EXCEEDED when the request's input nests too deep; true when it did. */
+export function refuseDeepInput(req: IncomingMessage & { body?: unknown }, res: ServerResponse): boolean {
+  if (!requestInputTooDeep(req)) return false;
+  sendError(res, 400, INPUT_DEPTH_CODE, `Request input nests deeper than ${MAX_INPUT_DEPTH} levels.`, { limit: MAX_INPUT_DEPTH });
+  return true;
 }

@@ -9,8 +9,8 @@ import { errorMaskingPlugin, type RequestScoped } from "./error-masking.ts";
 import type { Logger } from "./logger.ts";
 import type { SubgraphDeps } from "./bootstrap.ts";
 import { executeGraphQLOverHttp } from "./graphql-http.ts";
-import { answerError, jsonErrorHandler, requestIdMiddleware, routeOf, sendError } from "./http.ts";
-import { INPUT_DEPTH_CODE, MAX_INPUT_DEPTH, requestInputTooDeep } from "./input-depth.ts";
+import { answerError, jsonErrorHandler, requestIdMiddleware, routeOf } from "./http.ts";
+import { refuseDeepInput } from "./input-depth.ts";
 import { inputGuardPlugin } from "./input-guard.ts";
 import { enforceAuthorization, type Policy } from "./auth/authorization.ts";
 import { admitGatewayRequest, gatewayIdentityVerifier, signIdentity } from "./auth/internal-identity.ts";
@@ -128,9 +128,7 @@ export async function createSubgraphApp<TContext extends RequestScoped>(
     if (!admitted) return;
     parseJson(req, res, (error?: unknown) => {
       if (error) return answerError(error as { type?: string }, res, options.logger);
-      if (requestInputTooDeep(req)) {
-        return sendError(res, 400, INPUT_DEPTH_CODE, `Request input nests deeper than ${MAX_INPUT_DEPTH} levels.`, { limit: MAX_INPUT_DEPTH });
-      }
+      if (refuseDeepInput(req, res)) return;
       const context = async () => options.context({ requestId, ...admitted });
       executeGraphQLOverHttp(apollo, req, res, context).catch((failure: unknown) => answerError(failure as { type?: string }, res, options.logger));
     });

@@ -4,6 +4,7 @@ import path from "node:path";
 import { SEED_DEMO_PASSWORD, SEED_SIZES } from "@catalog/common";
 import { afterAll, describe, expect, it } from "vitest";
 import { startSystemProcess } from "../scripts/start-process.ts";
+import { eventually } from "./support/selling.ts";
 import { gql } from "./support/stack.ts";
 
 /** `npm start` with no database or Redis configured. */
@@ -72,6 +73,24 @@ describe("npm start with no database configured", () => {
       expect(cross.body.errors).toBeUndefined();
       expect(cross.body.data!.products.edges).toHaveLength(3);
       firstAnswer = cross.body.data;
+
+      // Search on PGlite as on PostgreSQL: stemmed full-text, a typo forgiven (pg_trgm, loaded by
+      // the embedded database), relevance order, and facets with availability from the stock feed.
+      const search = `{ products(first: 5, filter: { search: "hedphones" }) {
+        totalCount edges { node { name category { name } } }
+        facets { categories { category { name } count } availability { inStock outOfStock } }
+      } }`;
+      const found = await eventually(async () => {
+        const answer = await gql(first.url, search);
+        expect(answer.body.errors).toBeUndefined();
+        // The seed stocks most products: the replica has caught up once some count as in stock.
+        expect(answer.body.data!.products.facets.availability.inStock).toBeGreaterThan(0);
+        return answer.body.data!.products;
+      }, 120_000);
+      expect(found.totalCount).toBeGreaterThan(0);
+      expect(found.edges.every((edge: any) => edge.node.category.name === "Headphones")).toBe(true);
+      expect(found.facets.categories).toContainEqual({ category: { name: "Headphones" }, count: found.totalCount });
+      expect(found.facets.availability.inStock + found.facets.availability.outOfStock).toBe(found.totalCount);
 
       // The in-process response cache: a repeat is a HIT; a stock change purges it at once.
       const product = `{ productBySku(sku: "SKU-00042") { id inventory { onHand } } }`;

@@ -137,15 +137,17 @@ describe("product listing: filters and cursor pagination", () => {
       expect(body.errors).toBeUndefined();
       return body.data!.products.edges.map((edge: { node: { name: string } }) => edge.node.name).sort();
     };
-    expect(await names({ categoryId: child.id })).toEqual(["Green kettle"]);
+    // A category filter takes in the categories below it unless told otherwise.
+    expect(await names({ categoryId: child.id })).toEqual(["Blue kettle", "Green kettle", "Red kettle"]);
+    expect(await names({ categoryId: child.id, includeSubcategories: false })).toEqual(["Green kettle"]);
     expect(await names({ categoryId: child.id, includeSubcategories: true })).toEqual(["Blue kettle", "Green kettle", "Red kettle"]);
     expect(await names({ categoryId: leaf.id, minPrice: "4.00", maxPrice: "12" })).toEqual(["Blue kettle"]);
     expect(await names({ categoryId: child.id, includeSubcategories: true, search: "RED KET" })).toEqual(["Red kettle"]);
-    // % and _ are searched for literally, not as SQL wildcards.
+    // Search is by words: punctuation separates them and is never a wildcard.
     const discount = await createProduct(products, { categoryId: leaf.id, name: "Kettle 100% steel" });
     expect(await names({ categoryId: leaf.id, search: "100%" })).toEqual([discount.name]);
-    expect(await names({ categoryId: leaf.id, search: "%" })).toEqual([discount.name]);
-    expect(await names({ categoryId: leaf.id, search: "Blue_kettle" })).toEqual([]);
+    expect(await names({ categoryId: leaf.id, search: "%" })).toEqual([]);
+    expect(await names({ categoryId: leaf.id, search: "Blue_kettle" })).toEqual(["Blue kettle"]);
     expect(await names({ categoryId: leaf.id, search: "\\" })).toEqual([]);
     const { body } = await asAdmin(query, { filter: { categoryId: leaf.id, status: "ARCHIVED" } });
     expect(body.data!.products.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual([archived.id]);

@@ -29,7 +29,13 @@ import { TEST_AUTH_ENV, testAuthConfig } from "./auth.ts";
 export const logger = createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
 
 /** Subgraph settings for tests: job workers poll often, so tests waiting on a job wait little. */
-export const TEST_SUBGRAPH_ENV: Record<string, string> = { ORDER_JOBS_POLL_SECONDS: "0.5" };
+export const TEST_SUBGRAPH_ENV: Record<string, string> = {
+  ORDER_JOBS_POLL_SECONDS: "0.5",
+  // The availability replica follows inventory only in stacks that test it (subgraphEnv
+  // STOCK_SYNC_INTERVAL_MS): every stack replicates the one inventory database all test files
+  // share, and its purges would reach the cached answers other files' tests are checking.
+  STOCK_SYNC_INTERVAL_MS: "0",
+};
 
 type Prismas = {
   users: ReturnType<typeof usersSubgraph.createPrisma>;
@@ -117,6 +123,8 @@ export async function startStack(
 ): Promise<Stack> {
   const authEnv = { ...TEST_AUTH_ENV, ...env };
   const auth = loadAuthConfig(authEnv);
+  // Each subgraph parses the settings it knows (orders' ORDER_*, products' STOCK_SYNC_*).
+  const subgraphEnv = options.subgraphEnv ? { env: options.subgraphEnv } : {};
   // Each stack has Redis keys of its own, so one file's cached responses never answer another's.
   const redisPrefix = env.REDIS_KEY_PREFIX ?? `${inject("redisPrefix")}${randomUUID().slice(0, 8)}:`;
   const redisUrl = env.REDIS_URL ?? inject("redisUrl");
@@ -124,10 +132,10 @@ export async function startStack(
     logger,
     modules: { users: usersSubgraph, products: productsSubgraph, orders: options.orders ?? ordersSubgraph, inventory: inventorySubgraph },
     subgraphs: {
-      users: testSubgraphConfig(usersSubgraph, { auth }),
-      products: testSubgraphConfig(productsSubgraph, { auth }),
-      orders: testSubgraphConfig(ordersSubgraph, { auth, ...(options.subgraphEnv ? { env: options.subgraphEnv } : {}) }),
-      inventory: testSubgraphConfig(inventorySubgraph, { auth }),
+      users: testSubgraphConfig(usersSubgraph, { auth, ...subgraphEnv }),
+      products: testSubgraphConfig(productsSubgraph, { auth, ...subgraphEnv }),
+      orders: testSubgraphConfig(ordersSubgraph, { auth, ...subgraphEnv }),
+      inventory: testSubgraphConfig(inventorySubgraph, { auth, ...subgraphEnv }),
     },
     gateway: (urls) =>
       loadGatewayConfig(

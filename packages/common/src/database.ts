@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, rm } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import pg from "pg";
@@ -159,6 +160,15 @@ class ServingPool extends pg.Pool {
   }
 }
 
+/**
+ * Session settings every serving connection starts with. pg_trgm's word similarity threshold
+ * (default 0.6) decides how far a searched word may be from a product name's (the products
+ * subgraph's typo tolerance, docs/decisions/0021): at 0.6 a dropped letter near a word's start
+ * ("hedphones") is not forgiven; 0.45 forgives one typo in a word of 6 or more letters and still
+ * keeps "camp" from matching "lamp". A setting for a module not loaded yet is kept until it loads.
+ */
+const SESSION_SETTINGS = { "pg_trgm.word_similarity_threshold": "0.45" };
+
 export function openPostgres(url: string, options: PostgresOptions = {}): Database {
   // Raw statements (migrations, seeding) use their own small pool; Prisma's adapter keeps its
   // own, so neither can starve the other.
@@ -166,7 +176,7 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
   // Prisma's adapter and the hot reads share one pool: reads add no connections.
   const max = options.poolSize ?? DEFAULT_POOL.size;
   const reads = new ServingPool(
-    { connectionString: url, max },
+    { connectionString: url, max, options: Object.entries(SESSION_SETTINGS).map(([name, value]) => `-c ${name}=${value}`).join(" ") },
     {
       statementMs: options.acquireTimeoutMs ?? DEFAULT_POOL.acquireTimeoutMs,
       transactionMs: options.transactionAcquireTimeoutMs ?? DEFAULT_POOL.transactionAcquireTimeoutMs,
@@ -221,7 +231,10 @@ export async function openEmbedded(dataDir: string | undefined, options: { fresh
     if (options.fresh) await rm(dataDir, { recursive: true, force: true });
     await mkdir(dataDir, { recursive: true });
   }
-  const lite = await PGlite.create(dataDir ? { dataDir } : {});
+  // pg_trgm (typo-tolerant search, products) ships with PGlite as a separate bundle: it must be
+  // loaded at open for the migrations' CREATE EXTENSION to find it.
+  const lite = await PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions: { pg_trgm } });
+  for (const [name, value] of Object.entries(SESSION_SETTINGS)) await lite.query(`SELECT set_config($1, $2, false)`, [name, value]);
   const listeners = readListeners();
   return {
     kind: "embedded",

@@ -1,6 +1,7 @@
 import type { CacheInvalidator, Database, Logger, RequestScoped, SubgraphDeps, SubgraphRequest } from "@catalog/common";
 import { createLoaders, type Loaders } from "./loaders.ts";
 import type { ProductsPrisma } from "./prisma.ts";
+import type { CatalogSearch } from "./search/types.ts";
 
 export interface Context extends RequestScoped {
   prisma: ProductsPrisma;
@@ -10,10 +11,12 @@ export interface Context extends RequestScoped {
   logger: Logger;
   /** Purges cached responses that show what a mutation changed (tags such as `Product:<id>`). */
   cache: CacheInvalidator;
+  /** Listings, search and facets. */
+  search: CatalogSearch;
 }
 
-export function createContext(deps: SubgraphDeps<ProductsPrisma>, request: SubgraphRequest): Context {
+export function createContext(deps: SubgraphDeps<ProductsPrisma>, request: SubgraphRequest, services: { search: CatalogSearch }): Context {
   const { requestId, viewer } = request;
   const { prisma, logger } = deps;
-  return { requestId, viewer, prisma, db: deps.db, loaders: createLoaders(prisma, deps.db), logger: logger.child({ requestId }), cache: deps.cache };
+  return { requestId, viewer, prisma, db: deps.db, loaders: createLoaders(prisma, deps.db), logger: logger.child({ requestId }), cache: deps.cache, search: services.search };
 }

@@ -12,3 +12,4 @@ export const productsSubgraph: SubgraphModule<ProductsPrisma> = {
 };
 export { buildProductsServer } from "./server.ts";
 export { createPrisma } from "./prisma.ts";
+export { applyStockChanges } from "./stock-sync.ts";

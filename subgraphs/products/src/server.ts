@@ -1,10 +1,38 @@
 import { readFileSync } from "node:fs";
-import { defineSubgraphServer } from "@catalog/common";
+import { defineSubgraphServer, type SubgraphDeps } from "@catalog/common";
 import { parse } from "graphql";
 import { createContext } from "./context.ts";
+import type { ProductsPrisma } from "./prisma.ts";
 import { resolvers } from "./resolvers/index.ts";
+import { postgresSearch } from "./search/postgres-search.ts";
+import { productsSettings } from "./settings.ts";
+import { startStockSync } from "./stock-sync.ts";
 
 export const typeDefs = parse(readFileSync(new URL("../schema.graphql", import.meta.url), "utf8"));
 
-/** Builds the products subgraph from injected dependencies. It never listens: index.ts does. */
-export const buildProductsServer = defineSubgraphServer({ name: "products", typeDefs, resolvers, createContext });
+/**
+ * Builds the products subgraph from injected dependencies. It never listens: index.ts does. Its
+ * settings are parsed at boot; the availability replica starts following inventory's stock feed
+ * before the server answers (docs/decisions/0022).
+ */
+export const buildProductsServer = defineSubgraphServer({
+  name: "products",
+  typeDefs,
+  resolvers,
+  async start(deps: SubgraphDeps<ProductsPrisma>) {
+    const settings = productsSettings(deps.env);
+    const secret = deps.auth.internalSecrets[0];
+    if (!secret) throw new Error("INTERNAL_AUTH_SECRET is required");
+    const stockSync = startStockSync({
+      db: deps.db,
+      peers: deps.peers,
+      internalSecret: secret,
+      intervalMs: settings.stockSyncIntervalMs,
+      timeoutMs: settings.stockSyncTimeoutMs,
+      logger: deps.logger.child({ component: "stock-sync" }),
+      cache: deps.cache,
+    });
+    return { search: postgresSearch(deps.db), stockSync, stop: () => stockSync.stop() };
+  },
+  createContext,
+});

@@ -24,7 +24,11 @@ export const ROLE_SCOPES: Readonly<Record<string, readonly string[]>> = {
 /** The role of a request made with a partner's API key: the partner acts as itself (its own id). */
 export const PARTNER_ROLE = "PARTNER";
 
-export const SERVICE_SCOPES = { STOCK_RESERVE: "stock:reserve" } as const;
+export const SERVICE_SCOPES = {
+  STOCK_RESERVE: "stock:reserve",
+  /** Reading inventory's stock change feed (the products subgraph's availability replica). */
+  STOCK_FEED: "stock:feed",
+} as const;
 
 export function scopesForRoles(roles: readonly string[]): string[] {
   return [...new Set(roles.flatMap((role) => ROLE_SCOPES[role] ?? []))].sort();

@@ -1,5 +1,6 @@
 import { parseId } from "@catalog/common";
 import type { Context } from "../context.ts";
+import { stockChanges } from "../stock-feed.ts";
 import { commitStock, releaseStock, reservationOf, reserveStock, type StockLine } from "../reservations.ts";
 
 /** Every product whose stock moved is purged from cached responses before the call answers. */
@@ -32,5 +33,8 @@ export const ReservationMutations = {
 export const ReservationQueries = {
   reservation(_: unknown, args: { orderId: string }, ctx: Context) {
     return reservationOf(ctx.prisma, parseId(args.orderId, "orderId"));
+  },
+  stockChanges(_: unknown, args: { after?: string | null; first?: number | null }, ctx: Context) {
+    return stockChanges(ctx.db, args.after, args.first);
   },
 };

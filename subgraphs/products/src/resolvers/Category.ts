@@ -1,5 +1,7 @@
 import { isUuid } from "@catalog/common";
+import type { GraphQLResolveInfo } from "graphql";
 import type { Context } from "../context.ts";
+import { productConnection, type ProductsArgs } from "../search/listing.ts";
 import type { Category as CategoryRow } from "../prisma.ts";
 
 export const Category = {
@@ -11,5 +13,8 @@ export const Category = {
   },
   children(category: CategoryRow, _: unknown, ctx: Context) {
     return ctx.loaders.childrenByCategoryId.load(category.id);
+  },
+  products(category: CategoryRow, args: ProductsArgs, ctx: Context, info: GraphQLResolveInfo) {
+    return productConnection(args, ctx, info, category.id);
   },
 };

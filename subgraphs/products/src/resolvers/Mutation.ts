@@ -1,5 +1,6 @@
 import { badUserInput, mapPrismaError, notFound, parseId } from "@catalog/common";
 import type { Context } from "../context.ts";
+import { listingTags } from "../listing-tags.ts";
 import type { Category, Prisma, Product } from "../prisma.ts";
 import { createCategoryInput, createProductInput, optionalId, slugOf, updateProductInput, validate } from "../validation.ts";
 
@@ -13,13 +14,12 @@ async function requireCategory(ctx: Context, id: string, field: string): Promise
 
 const duplicateSku = { unique: () => "A product with this SKU already exists." };
 
+
 /**
  * After each write, the cached responses that may show it are purged (before the mutation
- * answers, so the caller's next read is fresh): the entity itself, and the lists a new or
- * changed product can enter, leave or move in.
+ * answers, so the caller's next read is fresh): the product itself, and the lists a new or
+ * changed product can enter, leave or move in (listing-tags.ts).
  */
-const PRODUCT_LISTS = ["Query.products", "Query.productBySku"];
-
 export const Mutation = {
   async createProduct(_: unknown, args: { input: unknown }, ctx: Context): Promise<Product> {
     const input = validate(createProductInput, args.input);
@@ -40,7 +40,7 @@ export const Mutation = {
         },
       })
       .catch((error: unknown) => mapPrismaError(error, duplicateSku));
-    await ctx.cache.invalidate(PRODUCT_LISTS);
+    await ctx.cache.invalidate(await listingTags(ctx.db, [created.id]));
     return created;
   },
 
@@ -63,10 +63,12 @@ export const Mutation = {
       data.categoryId = categoryId;
     }
     if (Object.keys(data).length === 0) throw badUserInput("input must change at least one field.", "input");
+    // The categories it leaves as well as those it enters.
+    const before = await listingTags(ctx.db, [id]);
     const updated = await ctx.prisma.product
       .update({ where: { id }, data })
       .catch((error: unknown) => mapPrismaError(error, { notFound: `No product has id ${id}.` }));
-    await ctx.cache.invalidate([`Product:${id}`, ...PRODUCT_LISTS]);
+    await ctx.cache.invalidate([...before, ...(await listingTags(ctx.db, [id]))]);
     return updated;
   },
 
@@ -78,7 +80,7 @@ export const Mutation = {
     const archived = await ctx.prisma.product
       .update({ where: { id }, data: { status: "ARCHIVED" } })
       .catch((error: unknown) => mapPrismaError(error, { notFound: `No product has id ${id}.` }));
-    await ctx.cache.invalidate([`Product:${id}`, ...PRODUCT_LISTS]);
+    await ctx.cache.invalidate(await listingTags(ctx.db, [id]));
     return archived;
   },
 

@@ -1,8 +1,9 @@
 import { DateTimeScalar, DecimalScalar } from "@catalog/common";
+import { ProductFacets } from "../search/facets.ts";
 import { Category } from "./Category.ts";
 import { Mutation } from "./Mutation.ts";
 import { Product } from "./Product.ts";
 import { Query } from "./Query.ts";
 import { Review } from "./Review.ts";
 
-export const resolvers = { DateTime: DateTimeScalar, Decimal: DecimalScalar, Query, Mutation, Product, Category, Review };
+export const resolvers = { DateTime: DateTimeScalar, Decimal: DecimalScalar, Query, Mutation, Product, Category, Review, ProductFacets };

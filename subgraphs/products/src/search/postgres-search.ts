@@ -47,36 +47,42 @@ function plainWords(term: string): string[] {
 }
 
 /**
- * The search term's two matches, both indexed: full-text (stemmed words, websearch syntax: quoted
- * phrases, `or`, `-word`) over the weighted vector, or every word of the term close to a word of
- * the name (pg_trgm's `<%`, word similarity at least 0.45, a session setting), which forgives a
- * typo or an unfinished word without letting "blue kettle" match every other kettle.
+ * How a term matches. `words`: full-text (stemmed words, websearch syntax: quoted phrases, `or`,
+ * `-word`) over the weighted vector, GIN-indexed. `spelling`, only when no product matches the
+ * words (a typo, an unfinished word): every word of the term close to a word of the name
+ * (pg_trgm's `<%`, word similarity at least 0.45, a session setting; trigram-indexed), so "blue
+ * kettle" never matches every other kettle. Deciding first keeps a common word from paying for
+ * similarity over thousands of names it already matches exactly.
  */
-function addSearch(where: Conditions, term: string): () => string {
-  const query = `websearch_to_tsquery('english', ${where.value(term)})`;
-  const words = plainWords(term).map((word) => `${where.value(word)}::text <% lower(p.name)`);
-  where.add(words.length ? `(p.search_vector @@ ${query} OR (${words.join(" AND ")}))` : `p.search_vector @@ ${query}`);
-  // Relevance: an exact name first, then the weighted full-text rank (A name/SKU 1.0, B category
-  // 0.4, C description 0.2; longer documents count less), then how close the name is to the term.
-  // Rounded so that a cursor holds the exact value the next page compares with. Built on demand:
-  // counts do not rank, and a parameter no statement uses has no type PostgreSQL can infer.
-  return () => {
-    const lower = `${where.value(term.toLowerCase())}::text`;
-    return `round((CASE WHEN lower(p.name) = ${lower} THEN 1 ELSE 0 END
-      + ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', p.search_vector, ${query}, 1)
-      + 0.5 * word_similarity(${lower}, lower(p.name)))::numeric, 6)`;
-  };
+type Match = "words" | "spelling";
+
+function addSearch(where: Conditions, term: string, match: Match): () => string {
+  let score: () => string;
+  if (match === "words") {
+    const query = `websearch_to_tsquery('english', ${where.value(term)})`;
+    where.add(`p.search_vector @@ ${query}`);
+    // Weighted rank: A name/SKU 1.0, B category 0.4, C description 0.2; longer documents count less.
+    score = () => `ts_rank('{0.1, 0.2, 0.4, 1.0}', p.search_vector, ${query}, 1)`;
+  } else {
+    const words = plainWords(term).map((word) => `${where.value(word)}::text <% lower(p.name)`);
+    where.add(words.length ? `(${words.join(" AND ")})` : "false");
+    score = () => `word_similarity(${where.value(term.toLowerCase())}::text, lower(p.name))`;
+  }
+  // Relevance: an exact name first, then the score. Rounded, so that a cursor holds the exact value
+  // the next page compares with. Built on demand: counts do not rank, and a parameter no statement
+  // uses has no type PostgreSQL can infer.
+  return () => `round((CASE WHEN lower(p.name) = ${where.value(term.toLowerCase())}::text THEN 1 ELSE 0 END + ${score()})::numeric, 6)`;
 }
 
 /** The query's filters as SQL, leaving out one dimension's when a facet counts under the rest. */
-function conditions(query: ListingQuery, without?: FacetDimension): { where: Conditions; rank: (() => string) | undefined } {
+function conditions(query: ListingQuery, match: Match, without?: FacetDimension): { where: Conditions; rank: (() => string) | undefined } {
   const where = new Conditions();
   where.add(`p.status = ${where.value(query.status)}::"ProductStatus"`);
   if (without !== "price") {
     if (query.minPrice !== undefined) where.add(`p.price_amount >= ${where.value(query.minPrice)}::numeric`);
     if (query.maxPrice !== undefined) where.add(`p.price_amount <= ${where.value(query.maxPrice)}::numeric`);
   }
-  const rank = query.search ? addSearch(where, query.search) : undefined;
+  const rank = query.search ? addSearch(where, query.search, match) : undefined;
   const category = query.category;
   if (category && without !== "category") {
     // The category and the ones below it, by materialised path, in the same statement; an unknown
@@ -128,8 +134,28 @@ function cursorKind(query: ListingQuery): string {
 }
 
 export function postgresSearch(db: Database): CatalogSearch {
-  async function count(query: ListingQuery, without?: FacetDimension): Promise<number> {
-    const { where } = conditions(query, without);
+  // Per listing (the query object a request's page, count and facets share): words or spelling.
+  const matches = new WeakMap<ListingQuery, Promise<Match>>();
+  function matchOf(query: ListingQuery): Promise<Match> {
+    let match = matches.get(query);
+    if (!match) {
+      match = (async (): Promise<Match> => {
+        if (!query.search) return "words";
+        const { where } = conditions(query, "words");
+        const [row] = await db.read<{ found: boolean }>(`SELECT EXISTS (SELECT 1 FROM products p ${where.sql}) AS found`, where.params);
+        return row?.found ? "words" : "spelling";
+      })();
+      matches.set(query, match);
+    }
+    return match;
+  }
+
+  async function filtered(query: ListingQuery, without?: FacetDimension) {
+    return conditions(query, await matchOf(query), without);
+  }
+
+  async function count(query: ListingQuery): Promise<number> {
+    const { where } = await filtered(query);
     const [row] = await db.read<{ count: number }>(`SELECT count(*)::int AS count FROM products p ${where.sql}`, where.params);
     return row?.count ?? 0;
   }
@@ -138,7 +164,7 @@ export function postgresSearch(db: Database): CatalogSearch {
     async page(query, { first, after, withSummaries }) {
       const ordering = ORDERINGS[query.sort];
       const kind = cursorKind(query);
-      const { where, rank } = conditions(query);
+      const { where, rank } = await filtered(query);
       const key = ordering.key(rank);
       const direction = ordering.direction.toUpperCase();
       const last = decodeCursor(after, kind, 2);
@@ -180,7 +206,7 @@ export function postgresSearch(db: Database): CatalogSearch {
     count: (query) => count(query),
 
     async categoryCounts(query) {
-      const { where } = conditions(query, "category");
+      const { where } = await filtered(query, "category");
       // Counted per leaf first (one pass over the matches), then rolled up the tree.
       return db.read<{ categoryId: string; count: number }>(
         `WITH leaf AS (SELECT p.category_id, count(*) AS n FROM products p ${where.sql} GROUP BY p.category_id)
@@ -193,7 +219,7 @@ export function postgresSearch(db: Database): CatalogSearch {
     },
 
     async priceCounts(query, boundaries) {
-      const { where } = conditions(query, "price");
+      const { where } = await filtered(query, "price");
       const rows = await db.read<{ bucket: number; count: number }>(
         `SELECT width_bucket(p.price_amount, ${where.value(boundaries)}::numeric[]) AS bucket, count(*)::int AS count
          FROM products p ${where.sql} GROUP BY 1`,
@@ -205,7 +231,7 @@ export function postgresSearch(db: Database): CatalogSearch {
     },
 
     async availabilityCounts(query) {
-      const { where } = conditions(query, "availability");
+      const { where } = await filtered(query, "availability");
       const [row] = await db.read<{ inStock: number; total: number }>(
         `SELECT count(*) FILTER (WHERE ${IN_STOCK})::int AS "inStock", count(*)::int AS total FROM products p ${where.sql}`,
         where.params,

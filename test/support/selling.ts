@@ -27,7 +27,7 @@ export async function startSellingStack(subgraphEnv: Record<string, string> = {}
     started: (s) => (selling = s),
   });
   const jobsSchema = `pgboss_${randomUUID().slice(0, 8)}`;
-  const stack = await startStack({}, { orders, subgraphEnv: { ORDER_JOBS_POLL_SECONDS: "0.5", ORDER_JOBS_SCHEMA: jobsSchema, ...subgraphEnv } });
+  const stack = await startStack({}, { orders, subgraphEnv: { ORDER_JOBS_ENABLED: "true", ORDER_JOBS_POLL_SECONDS: "0.5", ORDER_JOBS_SCHEMA: jobsSchema, ...subgraphEnv } });
   return Object.assign(stack, { faults, selling: () => selling!, jobsSchema });
 }
 

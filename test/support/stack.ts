@@ -31,6 +31,10 @@ export const logger = createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent
 /** Subgraph settings for tests: job workers poll often, so tests waiting on a job wait little. */
 export const TEST_SUBGRAPH_ENV: Record<string, string> = {
   ORDER_JOBS_POLL_SECONDS: "0.5",
+  // Orders' job workers run only in the selling stacks, each on its own queue schema: on the
+  // shared one, every stack's worker could take the minutely sweep, whose reads then land in
+  // whatever another file's test is counting (countStatements).
+  ORDER_JOBS_ENABLED: "false",
   // The availability replica follows inventory only in stacks that test it (subgraphEnv
   // STOCK_SYNC_INTERVAL_MS): every stack replicates the one inventory database all test files
   // share, and its purges would reach the cached answers other files' tests are checking.

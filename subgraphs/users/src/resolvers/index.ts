@@ -2,5 +2,6 @@ import { DateTimeScalar } from "@catalog/common";
 import { Mutation } from "./Mutation.ts";
 import { Query } from "./Query.ts";
 import { User } from "./User.ts";
+import type { Resolvers } from "../generated/graphql.ts";
 
-export const resolvers = { DateTime: DateTimeScalar, Query, Mutation, User };
+export const resolvers: Resolvers = { DateTime: DateTimeScalar, Query, Mutation, User };

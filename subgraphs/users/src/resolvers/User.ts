@@ -1,6 +1,7 @@
 import { isUuid } from "@catalog/common";
 import type { Context } from "../context.ts";
 import type { User as UserRow } from "../prisma.ts";
+import { publicNames } from "../public-names.ts";
 
 export const User = {
   // Representations come from other subgraphs (review authors, order owners). A malformed id is
@@ -8,7 +9,10 @@ export const User = {
   async __resolveReference(reference: { id: unknown }, ctx: Context): Promise<UserRow | null> {
     return isUuid(reference.id) ? ctx.loaders.userById.load(reference.id.toLowerCase()) : null;
   },
+  firstName: (user: UserRow): string => publicNames(user).firstName,
+  lastName: (user: UserRow): string => publicNames(user).lastName,
   fullName(user: UserRow): string {
-    return `${user.firstName} ${user.lastName}`;
+    const { firstName, lastName } = publicNames(user);
+    return `${firstName} ${lastName}`;
   },
 };

@@ -1,5 +1,5 @@
 import { hash } from "@node-rs/argon2";
-import { badUserInput, coded, conflict, ErrorCode, notFound, parseId, type CacheInvalidator, type Logger, type Viewer } from "@catalog/common";
+import { badUserInput, coded, conflict, ErrorCode, isUuid, notFound, parseId, type CacheInvalidator, type Logger, type Viewer } from "@catalog/common";
 import { GraphQLError } from "graphql";
 import { z } from "zod";
 import type { AuthPayload, AuthService } from "./auth.ts";
@@ -94,6 +94,9 @@ export function accountService(deps: AccountDeps, auth: AuthService) {
     if (targetId === viewer.userId.toLowerCase()) {
       throw forbidden("Admins cannot change their own status or roles; ask another admin.", "SELF");
     }
+    // Only a user may act here (a partner or service identity never holds users:write, but an id
+    // that is not a UUID must not reach the cast below).
+    if (!isUuid(viewer.userId)) throw forbidden("Only an active admin may change users.", "NOT_ACTIVE_ADMIN");
     const user = await prisma.$transaction(async (tx) => {
       // Locked in id order (no deadlock between two admins changing each other). The actor must
       // still be an active admin now, not only when their token was signed: two admins demoting

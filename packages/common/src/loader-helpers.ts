@@ -70,3 +70,13 @@ export function newestPerParent<Row>(
     limit,
   );
 }
+
+/**
+ * A row a foreign key guarantees (a product's category, a review's product), for a non-null
+ * field: its absence is a fault in the data, answered as an internal error on that field alone.
+ */
+export async function required<V>(row: Promise<V | null>, what: string): Promise<V> {
+  const value = await row;
+  if (value === null) throw new Error(`${what} is missing`);
+  return value;
+}

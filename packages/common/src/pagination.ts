@@ -62,6 +62,11 @@ export interface Connection<T> {
   pageInfo: PageInfo;
 }
 
+/** A connection whose `totalCount` is counted only when a query selects it. */
+export interface CountedConnection<T> extends Connection<T> {
+  totalCount: () => Promise<number>;
+}
+
 /** Builds a connection from `first + 1` fetched rows: the extra row only says there is a next page. */
 export function toConnection<T>(
   rows: T[],

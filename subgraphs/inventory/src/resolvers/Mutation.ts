@@ -1,7 +1,6 @@
 import { badUserInput, ErrorCode, notFound, parseId, WRITE_TRANSACTION } from "@catalog/common";
 import { GraphQLError } from "graphql";
-import type { Context } from "../context.ts";
-import type { StockMovementReason } from "../prisma.ts";
+import type { MutationResolvers } from "../generated/graphql.ts";
 
 const MAX_DELTA = 100_000;
 /** Far below the 32-bit column limit, so no sum of accepted deltas can overflow it. */
@@ -13,12 +12,8 @@ function insufficient(requested: number, available: number): GraphQLError {
   });
 }
 
-export const Mutation = {
-  async adjustStock(
-    _: unknown,
-    args: { productId: string; delta: number; reason: StockMovementReason; note?: string | null },
-    ctx: Context,
-  ) {
+export const Mutation: MutationResolvers = {
+  async adjustStock(_, args, ctx) {
     const productId = parseId(args.productId, "productId");
     const { delta } = args;
     if (!Number.isInteger(delta) || delta === 0 || Math.abs(delta) > MAX_DELTA) {

@@ -1,7 +1,7 @@
 import type { Context } from "../context.ts";
-import type { CartWithLines } from "../carts.ts";
 import type { CartLine as CartLineRow } from "../prisma.ts";
 import { Prisma } from "../generated/prisma/client.ts";
+import type { CartResolvers, CartLineResolvers } from "../generated/graphql.ts";
 
 type LineStatus = "OK" | "ARCHIVED" | "UNAVAILABLE" | "OUT_OF_STOCK" | "INSUFFICIENT_STOCK";
 
@@ -14,39 +14,39 @@ async function lineStatus(line: CartLineRow, ctx: Context): Promise<LineStatus> 
 }
 
 /** Lines show live prices and stock, read from products and inventory once per request. */
-export const Cart = {
-  totalQuantity(cart: CartWithLines) {
+export const Cart: CartResolvers = {
+  totalQuantity(cart) {
     return cart.lines.reduce((sum, line) => sum + line.quantity, 0);
   },
-  async subtotal(cart: CartWithLines, _: unknown, ctx: Context) {
+  async subtotal(cart, _, ctx) {
     if (cart.lines.length === 0) return null;
     const products = await Promise.all(cart.lines.map((line) => ctx.loaders.catalogProduct.load(line.productId)));
     if (products.some((p) => !p) || new Set(products.map((p) => p!.price.currency)).size !== 1) return null;
     const amount = cart.lines.reduce((sum, line, i) => sum.add(new Prisma.Decimal(products[i]!.price.amount).mul(line.quantity)), new Prisma.Decimal(0));
     return { amount: amount.toFixed(2), currency: products[0]!.price.currency };
   },
-  async checkoutReady(cart: CartWithLines, _: unknown, ctx: Context) {
+  async checkoutReady(cart, _, ctx) {
     if (cart.lines.length === 0) return false;
     const statuses = await Promise.all(cart.lines.map((line) => lineStatus(line, ctx)));
     return statuses.every((status) => status === "OK");
   },
 };
 
-export const CartLine = {
-  product(line: CartLineRow) {
+export const CartLine: CartLineResolvers = {
+  product(line) {
     return { __typename: "Product", id: line.productId };
   },
-  async unitPrice(line: CartLineRow, _: unknown, ctx: Context) {
+  async unitPrice(line, _, ctx) {
     return (await ctx.loaders.catalogProduct.load(line.productId))?.price ?? null;
   },
-  async lineTotal(line: CartLineRow, _: unknown, ctx: Context) {
+  async lineTotal(line, _, ctx) {
     const price = (await ctx.loaders.catalogProduct.load(line.productId))?.price;
     return price ? { amount: new Prisma.Decimal(price.amount).mul(line.quantity).toFixed(2), currency: price.currency } : null;
   },
-  available(line: CartLineRow, _: unknown, ctx: Context) {
+  available(line, _, ctx) {
     return ctx.loaders.available.load(line.productId);
   },
-  status(line: CartLineRow, _: unknown, ctx: Context) {
+  status(line, _, ctx) {
     return lineStatus(line, ctx);
   },
 };

@@ -2,11 +2,12 @@ import { badUserInput, notFound, parseId, type Viewer, WRITE_TRANSACTION } from 
 import type { Context } from "../context.ts";
 import { addCartLines, attachCart, cartForCheckout, createCart, removeCartLines, updateCartLines } from "../carts.ts";
 import { payOrder } from "../payment.ts";
-import { placeOrder, type AddressInput, type LineInput } from "../placement.ts";
+import { placeOrder } from "../placement.ts";
 import { purgeOrder } from "../services.ts";
 import { settleOrder } from "../settle.ts";
 import { actorFor, transition } from "../workflow.ts";
 import type { OrderStatus } from "../prisma.ts";
+import type { MutationResolvers } from "../generated/graphql.ts";
 
 /** @authenticated guarantees a viewer on these fields; this only narrows the type. */
 function signedIn(ctx: Context): Viewer {
@@ -33,23 +34,23 @@ async function move(ctx: Context, orderIdArg: string, to: OrderStatus, reason: s
   return ctx.prisma.order.findUniqueOrThrow({ where: { id: orderId } });
 }
 
-export const Mutation = {
-  createCart(_: unknown, args: { lines?: LineInput[] | null }, ctx: Context) {
+export const Mutation: MutationResolvers = {
+  createCart(_, args, ctx) {
     return createCart(ctx.selling, ctx.viewer, ctx.identity, args.lines ?? []);
   },
-  addCartLines(_: unknown, args: { cartId: string; lines: LineInput[] }, ctx: Context) {
+  addCartLines(_, args, ctx) {
     return addCartLines(ctx.selling, ctx.viewer, ctx.identity, args.cartId, args.lines);
   },
-  updateCartLines(_: unknown, args: { cartId: string; lines: LineInput[] }, ctx: Context) {
+  updateCartLines(_, args, ctx) {
     return updateCartLines(ctx.selling, ctx.viewer, args.cartId, args.lines);
   },
-  removeCartLines(_: unknown, args: { cartId: string; productIds: string[] }, ctx: Context) {
+  removeCartLines(_, args, ctx) {
     return removeCartLines(ctx.selling, ctx.viewer, args.cartId, args.productIds);
   },
-  attachCart(_: unknown, args: { cartId: string }, ctx: Context) {
+  attachCart(_, args, ctx) {
     return attachCart(ctx.selling, signedIn(ctx), parseId(args.cartId, "cartId"));
   },
-  async checkout(_: unknown, args: { cartId: string; shippingAddress: AddressInput; idempotencyKey: string }, ctx: Context) {
+  async checkout(_, args, ctx) {
     const viewer = signedIn(ctx);
     const cartId = parseId(args.cartId, "cartId");
     return placeOrder(ctx.selling, viewer, ctx.identity, {
@@ -59,7 +60,7 @@ export const Mutation = {
       lines: async () => (await cartForCheckout(ctx.selling, viewer, cartId)).lines.map(({ productId, quantity }) => ({ productId, quantity })),
     });
   },
-  placeOrder(_: unknown, args: { lines: LineInput[]; shippingAddress: AddressInput; idempotencyKey: string }, ctx: Context) {
+  placeOrder(_, args, ctx) {
     return placeOrder(ctx.selling, signedIn(ctx), ctx.identity, {
       cartId: null,
       shippingAddress: args.shippingAddress,
@@ -67,16 +68,16 @@ export const Mutation = {
       lines: args.lines.map((line) => ({ productId: parseId(line.productId, "productId"), quantity: line.quantity })),
     });
   },
-  payOrder(_: unknown, args: { orderId: string; payment: { cardNumber: string } }, ctx: Context) {
+  payOrder(_, args, ctx) {
     return payOrder(ctx.selling, signedIn(ctx), parseId(args.orderId, "orderId"), args.payment);
   },
-  cancelOrder(_: unknown, args: { orderId: string; reason?: string | null }, ctx: Context) {
+  cancelOrder(_, args, ctx) {
     return move(ctx, args.orderId, "CANCELLED", args.reason ?? null);
   },
-  shipOrder(_: unknown, args: { orderId: string }, ctx: Context) {
+  shipOrder(_, args, ctx) {
     return move(ctx, args.orderId, "SHIPPED", null);
   },
-  deliverOrder(_: unknown, args: { orderId: string }, ctx: Context) {
+  deliverOrder(_, args, ctx) {
     return move(ctx, args.orderId, "DELIVERED", null);
   },
 };

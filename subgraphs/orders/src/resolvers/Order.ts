@@ -1,7 +1,8 @@
 import { isUuid } from "@catalog/common";
 import type { Context } from "../context.ts";
 import { mayReadOrdersOf } from "../policies.ts";
-import type { Order as OrderRow, OrderItem as OrderItemRow, OrderTransition as TransitionRow, Payment as PaymentRow } from "../prisma.ts";
+import type { Order as OrderRow } from "../prisma.ts";
+import type { OrderResolvers, OrderItemResolvers, OrderTransitionResolvers, PaymentResolvers } from "../generated/graphql.ts";
 
 /**
  * Someone else's order is answered exactly like a missing one (null, no error), so ids cannot be
@@ -12,39 +13,39 @@ export async function visibleOrder(id: string, ctx: Context): Promise<OrderRow |
   return order && mayReadOrdersOf(ctx.viewer, order.userId) ? order : null;
 }
 
-export const Order = {
-  __resolveReference(reference: { id?: unknown }, ctx: Context) {
+export const Order: OrderResolvers = {
+  __resolveReference(reference, ctx) {
     return isUuid(reference.id) ? visibleOrder(reference.id.toLowerCase(), ctx) : null;
   },
-  user(order: OrderRow) {
+  user(order) {
     return order.placedByPartner ? null : { __typename: "User", id: order.userId };
   },
-  items(order: OrderRow, _: unknown, ctx: Context) {
+  items(order, _, ctx) {
     return ctx.loaders.itemsByOrderId.load(order.id);
   },
-  async itemCount(order: OrderRow, _: unknown, ctx: Context) {
+  async itemCount(order, _, ctx) {
     const items = await ctx.loaders.itemsByOrderId.load(order.id);
     return items.reduce((sum, item) => sum + item.quantity, 0);
   },
-  total(order: OrderRow) {
+  total(order) {
     return { amount: order.totalAmount.toFixed(2), currency: order.currency };
   },
-  paymentDueAt(order: OrderRow) {
+  paymentDueAt(order) {
     return order.status === "PENDING" ? order.paymentDueAt : null;
   },
-  stockStatus(order: OrderRow) {
+  stockStatus(order) {
     return order.stockState;
   },
-  async payment(order: OrderRow, _: unknown, ctx: Context) {
+  async payment(order, _, ctx) {
     return (await ctx.loaders.paymentsByOrderId.load(order.id)).at(-1) ?? null;
   },
-  payments(order: OrderRow, _: unknown, ctx: Context) {
+  payments(order, _, ctx) {
     return ctx.loaders.paymentsByOrderId.load(order.id);
   },
-  history(order: OrderRow, _: unknown, ctx: Context) {
+  history(order, _, ctx) {
     return ctx.loaders.transitionsByOrderId.load(order.id);
   },
-  shippingAddress(order: OrderRow) {
+  shippingAddress(order) {
     return {
       name: order.shipName,
       line1: order.shipLine1,
@@ -58,27 +59,27 @@ export const Order = {
 };
 
 /** Lines are priced in their order's currency; the order is loaded again only from the per-request cache. */
-export const OrderItem = {
-  product(item: OrderItemRow) {
+export const OrderItem: OrderItemResolvers = {
+  product(item) {
     return { __typename: "Product", id: item.productId };
   },
-  async unitPrice(item: OrderItemRow, _: unknown, ctx: Context) {
+  async unitPrice(item, _, ctx) {
     const order = await ctx.loaders.orderById.load(item.orderId);
     return { amount: item.unitPrice.toFixed(2), currency: order?.currency ?? "USD" };
   },
-  async lineTotal(item: OrderItemRow, _: unknown, ctx: Context) {
+  async lineTotal(item, _, ctx) {
     const order = await ctx.loaders.orderById.load(item.orderId);
     return { amount: item.unitPrice.mul(item.quantity).toFixed(2), currency: order?.currency ?? "USD" };
   },
 };
 
-export const OrderTransition = {
-  from: (row: TransitionRow) => row.fromStatus,
-  to: (row: TransitionRow) => row.toStatus,
-  actor: (row: TransitionRow) => row.actorKind,
-  at: (row: TransitionRow) => row.createdAt,
+export const OrderTransition: OrderTransitionResolvers = {
+  from: (row) => row.fromStatus,
+  to: (row) => row.toStatus,
+  actor: (row) => row.actorKind,
+  at: (row) => row.createdAt,
 };
 
-export const Payment = {
-  amount: (row: PaymentRow) => ({ amount: row.amount.toFixed(2), currency: row.currency }),
+export const Payment: PaymentResolvers = {
+  amount: (row) => ({ amount: row.amount.toFixed(2), currency: row.currency }),
 };

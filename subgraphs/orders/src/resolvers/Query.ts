@@ -1,30 +1,23 @@
 import { badUserInput, decodeCursor, encodeCursor, isUuid, parseCursorDate, parseFirst, parseId, toConnection } from "@catalog/common";
-import type { Context } from "../context.ts";
 import { findCart, myCart } from "../carts.ts";
-import type { OrderStatus } from "../prisma.ts";
 import { visibleOrder } from "./Order.ts";
+import type { QueryResolvers } from "../generated/graphql.ts";
 
 const ADMIN_CURSOR = "orders:all";
 
-interface OrdersFilter {
-  status?: OrderStatus | null;
-  userId?: string | null;
-  createdAfter?: Date | null;
-  createdBefore?: Date | null;
-}
 
-export const Query = {
-  order(_: unknown, args: { id: string }, ctx: Context) {
+export const Query: QueryResolvers = {
+  order(_, args, ctx) {
     return visibleOrder(parseId(args.id), ctx);
   },
-  cart(_: unknown, args: { id: string }, ctx: Context) {
+  cart(_, args, ctx) {
     return isUuid(args.id) ? findCart(ctx.selling, ctx.viewer, args.id.toLowerCase()) : null;
   },
-  myCart(_: unknown, __: unknown, ctx: Context) {
+  myCart(_, __, ctx) {
     return ctx.viewer ? myCart(ctx.selling, ctx.viewer) : null;
   },
   /** Admins (@requiresScopes orders:read): keyset pagination, newest first. */
-  async orders(_: unknown, args: { filter?: OrdersFilter | null; first?: number | null; after?: string | null }, ctx: Context) {
+  async orders(_, args, ctx) {
     const first = parseFirst(args.first);
     const filter = args.filter ?? {};
     const cursor = decodeCursor(args.after, ADMIN_CURSOR, 2);

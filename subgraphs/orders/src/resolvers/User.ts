@@ -1,13 +1,13 @@
 import { badUserInput, decodeCursor, encodeCursor, isUuid, parseCursorDate, parseFirst, toConnection } from "@catalog/common";
-import type { Context } from "../context.ts";
+import type { UserResolvers } from "../generated/graphql.ts";
 
 const CURSOR_KIND = "orders:newest";
 
-export const User = {
-  __resolveReference(reference: { id?: unknown }) {
+export const User: UserResolvers = {
+  __resolveReference(reference) {
     return isUuid(reference.id) ? { id: reference.id.toLowerCase() } : null;
   },
-  async orders(user: { id: string }, args: { first?: number | null; after?: string | null }, ctx: Context) {
+  async orders(user, args, ctx) {
     const first = parseFirst(args.first);
     const cursor = decodeCursor(args.after, CURSOR_KIND, 2);
     let after: { createdAt: Date; id: string } | undefined;

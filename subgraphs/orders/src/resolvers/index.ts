@@ -4,8 +4,9 @@ import { Mutation } from "./Mutation.ts";
 import { Order, OrderItem, OrderTransition, Payment } from "./Order.ts";
 import { Query } from "./Query.ts";
 import { User } from "./User.ts";
+import type { Resolvers } from "../generated/graphql.ts";
 
-export const resolvers = {
+export const resolvers: Resolvers = {
   DateTime: DateTimeScalar,
   Decimal: DecimalScalar,
   Query,

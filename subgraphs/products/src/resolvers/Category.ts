@@ -1,20 +1,18 @@
 import { isUuid } from "@catalog/common";
-import type { GraphQLResolveInfo } from "graphql";
-import type { Context } from "../context.ts";
-import { productConnection, type ProductsArgs } from "../search/listing.ts";
-import type { Category as CategoryRow } from "../prisma.ts";
+import { productConnection } from "../search/listing.ts";
+import type { CategoryResolvers } from "../generated/graphql.ts";
 
-export const Category = {
-  __resolveReference(reference: { id?: unknown }, ctx: Context) {
+export const Category: CategoryResolvers = {
+  __resolveReference(reference, ctx) {
     return isUuid(reference.id) ? ctx.loaders.categoryById.load(reference.id.toLowerCase()) : null;
   },
-  parent(category: CategoryRow, _: unknown, ctx: Context) {
+  parent(category, _, ctx) {
     return category.parentId ? ctx.loaders.categoryById.load(category.parentId) : null;
   },
-  children(category: CategoryRow, _: unknown, ctx: Context) {
+  children(category, _, ctx) {
     return ctx.loaders.childrenByCategoryId.load(category.id);
   },
-  products(category: CategoryRow, args: ProductsArgs, ctx: Context, info: GraphQLResolveInfo) {
+  products(category, args, ctx, info) {
     return productConnection(args, ctx, info, category.id);
   },
 };

@@ -3,6 +3,7 @@ import type { Context } from "../context.ts";
 import { listingTags } from "../listing-tags.ts";
 import type { Category, Prisma, Product } from "../prisma.ts";
 import { createCategoryInput, createProductInput, optionalId, slugOf, updateProductInput, validate } from "../validation.ts";
+import type { MutationResolvers } from "../generated/graphql.ts";
 
 const MAX_CATEGORY_DEPTH = 5;
 
@@ -20,8 +21,8 @@ const duplicateSku = { unique: () => "A product with this SKU already exists." }
  * answers, so the caller's next read is fresh): the product itself, and the lists a new or
  * changed product can enter, leave or move in (listing-tags.ts).
  */
-export const Mutation = {
-  async createProduct(_: unknown, args: { input: unknown }, ctx: Context): Promise<Product> {
+export const Mutation: MutationResolvers = {
+  async createProduct(_, args, ctx): Promise<Product> {
     const input = validate(createProductInput, args.input);
     const categoryId = parseId(input.categoryId, "input.categoryId");
     await requireCategory(ctx, categoryId, "input.categoryId");
@@ -44,7 +45,7 @@ export const Mutation = {
     return created;
   },
 
-  async updateProduct(_: unknown, args: { id: string; input: unknown }, ctx: Context): Promise<Product> {
+  async updateProduct(_, args, ctx): Promise<Product> {
     const id = parseId(args.id);
     const input = validate(updateProductInput, args.input);
     const data: Prisma.ProductUncheckedUpdateInput = {};
@@ -72,7 +73,7 @@ export const Mutation = {
     return updated;
   },
 
-  async archiveProduct(_: unknown, args: { id: string }, ctx: Context): Promise<Product> {
+  async archiveProduct(_, args, ctx): Promise<Product> {
     const id = parseId(args.id);
     const product = await ctx.loaders.productById.load(id);
     if (!product) throw notFound(`No product has id ${id}.`);
@@ -84,7 +85,7 @@ export const Mutation = {
     return archived;
   },
 
-  async createCategory(_: unknown, args: { input: unknown }, ctx: Context): Promise<Category> {
+  async createCategory(_, args, ctx): Promise<Category> {
     const input = validate(createCategoryInput, args.input);
     const parentId = optionalId(input.parentId, "input.parentId");
     const parent = parentId ? await requireCategory(ctx, parentId, "input.parentId") : null;

@@ -1,16 +1,15 @@
-import { isUuid } from "@catalog/common";
-import type { Context } from "../context.ts";
-import type { Review as ReviewRow } from "../prisma.ts";
+import { isUuid, required } from "@catalog/common";
+import type { ReviewResolvers } from "../generated/graphql.ts";
 
-export const Review = {
-  __resolveReference(reference: { id?: unknown }, ctx: Context) {
+export const Review: ReviewResolvers = {
+  __resolveReference(reference, ctx) {
     return isUuid(reference.id) ? ctx.loaders.reviewById.load(reference.id.toLowerCase()) : null;
   },
-  product(review: ReviewRow, _: unknown, ctx: Context) {
-    return ctx.loaders.productById.load(review.productId);
+  product(review, _, ctx) {
+    return required(ctx.loaders.productById.load(review.productId), `product ${review.productId} of review ${review.id}`);
   },
   // The users subgraph resolves the rest; this subgraph only knows the key.
-  author(review: ReviewRow) {
+  author(review) {
     return { __typename: "User", id: review.authorId };
   },
 };

@@ -1,32 +1,26 @@
 import { badUserInput, decodeCursor, encodeCursor, escapeLike, isUuid, parseCursorDate, parseFirst, parseId, toConnection } from "@catalog/common";
-import type { Context } from "../context.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
-import type { Role, UserStatus } from "../generated/prisma/enums.ts";
 import type { User } from "../prisma.ts";
+import type { QueryResolvers } from "../generated/graphql.ts";
 
-interface UsersArgs {
-  filter?: { status?: UserStatus | null; role?: Role | null; search?: string | null } | null;
-  first?: number | null;
-  after?: string | null;
-}
 
 const CURSOR_KIND = "users:createdAt";
 
-export const Query = {
-  partners: (_: unknown, _args: unknown, ctx: Context) => ctx.partners.list(),
+export const Query: QueryResolvers = {
+  partners: (_, _args, ctx) => ctx.partners.list(),
 
-  async me(_: unknown, _args: unknown, ctx: Context): Promise<User | null> {
+  async me(_, _args, ctx): Promise<User | null> {
     if (!ctx.viewer) return null;
     const user = await ctx.loaders.userById.load(ctx.viewer.userId);
     return user && user.status !== "DELETED" ? user : null;
   },
 
-  async user(_: unknown, args: { id: string }, ctx: Context): Promise<User | null> {
+  async user(_, args, ctx): Promise<User | null> {
     const user = await ctx.loaders.userById.load(parseId(args.id));
     return user && user.status !== "DELETED" ? user : null;
   },
 
-  async users(_: unknown, args: UsersArgs, ctx: Context) {
+  async users(_, args, ctx) {
     const first = parseFirst(args.first);
     const search = args.filter?.search?.trim();
     const pattern = search ? escapeLike(search) : undefined;

@@ -4,8 +4,11 @@ import { GraphQLError, Kind, type DocumentNode, type SelectionSetNode } from "gr
 import type { GatewayContext } from "./context.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 
-/** Mutations that check a password or a refresh token: what a credential-guessing attack calls. */
-const SIGN_IN_FIELDS = new Set(["login", "register", "refreshToken"]);
+/**
+ * Mutations that check a password, a refresh token or a reset token, or send mail to an address
+ * the caller names: what credential guessing and mail flooding call.
+ */
+const SIGN_IN_FIELDS = new Set(["login", "register", "refreshToken", "changePassword", "requestPasswordReset", "resetPassword"]);
 
 function signInFields(selectionSet: SelectionSetNode, document: DocumentNode, seen = new Set<string>()): number {
   let count = 0;
@@ -40,7 +43,7 @@ export function signInLimitPlugin(limiter: RateLimiter, onReject: (code: string)
           if (count === 0) return;
           if (count > 1) {
             onReject(ErrorCode.BAD_USER_INPUT);
-            throw new GraphQLError("A request may contain one sign-in mutation (login, register or refreshToken).", {
+            throw new GraphQLError(`A request may contain one sign-in mutation (${[...SIGN_IN_FIELDS].join(", ")}).`, {
               extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } },
             });
           }

@@ -97,6 +97,8 @@ const PUBLIC_EXTENSIONS = new Set([
   "from",
   "to",
   "allowed",
+  // Accounts: why an admin's change was refused (SELF, NOT_ACTIVE_ADMIN).
+  "reason",
 ]);
 
 function publicExtensions(extensions: Record<string, unknown>): Record<string, unknown> {

@@ -34,6 +34,8 @@ export const ErrorCode = {
   TOO_MANY_UNPAID_ORDERS: "TOO_MANY_UNPAID_ORDERS",
   /** The checkout ran past CHECKOUT_RECOVERY_SECONDS and was abandoned; send it again. */
   CHECKOUT_EXPIRED: "CHECKOUT_EXPIRED",
+  /** A password-reset token that is unknown, already used, superseded by a newer one, or expired. */
+  INVALID_RESET_TOKEN: "INVALID_RESET_TOKEN",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -1,8 +1,9 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { hash, verify } from "@node-rs/argon2";
 import { badUserInput, ErrorCode, mapPrismaError, type TokenIssuer } from "@catalog/common";
 import { GraphQLError } from "graphql";
 import { z } from "zod";
+import { checkNewPassword, MAX_PASSWORD, MIN_PASSWORD, newOpaqueToken, sha256 } from "./passwords.ts";
 import type { User, UsersPrisma } from "./prisma.ts";
 
 export interface AuthPayload {
@@ -13,10 +14,6 @@ export interface AuthPayload {
   refreshTokenExpiresAt: Date;
   user: User;
 }
-
-/** Longer passwords are refused before hashing: argon2 over megabytes is a denial of service. */
-const MAX_PASSWORD = 256;
-const MIN_PASSWORD = 10;
 
 const invalidCredentials = () =>
   new GraphQLError("Email or password is incorrect.", { extensions: { code: ErrorCode.UNAUTHENTICATED } });
@@ -39,8 +36,6 @@ const registerSchema = z.object({
 let dummyHash: Promise<string> | undefined;
 const timingDummy = () => (dummyHash ??= hash(randomBytes(24).toString("base64url")));
 
-const sha256 = (token: string) => createHash("sha256").update(token).digest("hex");
-
 export function authService(prisma: UsersPrisma, issuer: TokenIssuer, onSignedIn: (userId: string) => void) {
   /**
    * `expiresAt` is the sign-in's: rotation hands out new tokens, never more time, so a sign-in
@@ -52,7 +47,7 @@ export function authService(prisma: UsersPrisma, issuer: TokenIssuer, onSignedIn
     expiresAt = new Date(Date.now() + issuer.refreshTokenTtlSeconds * 1000),
     db: Pick<UsersPrisma, "refreshToken"> = prisma,
   ): Promise<AuthPayload> {
-    const refreshToken = randomBytes(32).toString("base64url");
+    const refreshToken = newOpaqueToken();
     await db.refreshToken.create({ data: { userId: user.id, familyId, tokenHash: sha256(refreshToken), expiresAt } });
     const access = issuer.signAccessToken(user);
     onSignedIn(user.id);
@@ -84,10 +79,7 @@ export function authService(prisma: UsersPrisma, issuer: TokenIssuer, onSignedIn
         throw badUserInput(message, `input.${field}`);
       }
       const { email, password, firstName, lastName } = parsed.data;
-      const lowered = password.toLowerCase();
-      if (lowered === email || lowered === email.split("@")[0]) {
-        throw badUserInput("password must not be the email address.", "input.password");
-      }
+      checkNewPassword(password, email, "input.password");
       let user: User;
       try {
         user = await prisma.user.create({
@@ -147,6 +139,13 @@ export function authService(prisma: UsersPrisma, issuer: TokenIssuer, onSignedIn
       }
       return payload;
     },
+
+    /** A new sign-in for a user whose credentials were just checked elsewhere (changePassword). */
+    startSession: (user: User) => issue(user, randomUUID()),
+
+    /** Verifies a password against a stored hash (false on any malformed hash or input). */
+    verifyPassword: (passwordHash: string, password: string) =>
+      password.length <= MAX_PASSWORD ? verify(passwordHash, password).catch(() => false) : Promise.resolve(false),
 
     async logout(token: string): Promise<boolean> {
       const row = token.length <= 100 ? await prisma.refreshToken.findUnique({ where: { tokenHash: sha256(token) } }) : null;

@@ -1,11 +1,16 @@
 import { readFileSync } from "node:fs";
-import { defineSubgraphServer, requireGatewayIdentity } from "@catalog/common";
+import { defineSubgraphServer, requireGatewayIdentity, type SubgraphDeps } from "@catalog/common";
 import express from "express";
 import { partnerService } from "./partners.ts";
 import { parse } from "graphql";
+import type { AccountDeps } from "./account.ts";
+import { backgroundQueue } from "./background.ts";
 import { createContext } from "./context.ts";
+import { createMailer } from "./mailer.ts";
 import { policies } from "./policies.ts";
+import type { UsersPrisma } from "./prisma.ts";
 import { resolvers } from "./resolvers/index.ts";
+import { usersSettings } from "./settings.ts";
 
 export const typeDefs = parse(readFileSync(new URL("../schema.graphql", import.meta.url), "utf8"));
 
@@ -15,6 +20,26 @@ export const buildUsersServer = defineSubgraphServer({
   typeDefs,
   resolvers,
   policies,
+  // Accounts' settings are parsed at boot; the mailer and the queue of mail to send are per process.
+  async start(deps: SubgraphDeps<UsersPrisma>): Promise<AccountDeps & { stop(): Promise<void> }> {
+    const settings = usersSettings(deps.env);
+    const logger = deps.logger.child({ component: "accounts" });
+    const mailer = createMailer(settings, logger);
+    const background = backgroundQueue(logger);
+    return {
+      prisma: deps.prisma,
+      cache: deps.cache,
+      logger,
+      settings,
+      mailer,
+      background,
+      async stop() {
+        // Mail asked for before the shutdown still goes out.
+        await background.drain();
+        await mailer.close();
+      },
+    };
+  },
   createContext,
   // The public keys that verify access tokens (RS256); the gateway fetches them from here.
   routes: (app, deps) => {

@@ -14,7 +14,7 @@ export interface Viewer {
 /** What each role may do beyond reading the public catalog and its own data. */
 export const ROLE_SCOPES: Readonly<Record<string, readonly string[]>> = {
   CUSTOMER: [],
-  ADMIN: ["catalog:write", "users:read", "orders:read", "orders:write", "partners:write"],
+  ADMIN: ["catalog:write", "users:read", "users:write", "orders:read", "orders:write", "partners:write"],
 };
 
 /**

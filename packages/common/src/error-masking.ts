@@ -97,6 +97,10 @@ const PUBLIC_EXTENSIONS = new Set([
   "from",
   "to",
   "allowed",
+  // Why a write was refused, stable for clients to branch on (REVIEW_EXISTS, CATEGORY_CYCLE, ...),
+  // and the review to edit instead of writing a second.
+  "reason",
+  "reviewId",
 ]);
 
 function publicExtensions(extensions: Record<string, unknown>): Record<string, unknown> {

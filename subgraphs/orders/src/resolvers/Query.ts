@@ -1,6 +1,7 @@
 import { badUserInput, decodeCursor, encodeCursor, isUuid, parseCursorDate, parseFirst, parseId, toConnection } from "@catalog/common";
 import type { Context } from "../context.ts";
 import { findCart, myCart } from "../carts.ts";
+import { purchasedProducts } from "../purchases.ts";
 import type { OrderStatus } from "../prisma.ts";
 import { visibleOrder } from "./Order.ts";
 
@@ -22,6 +23,10 @@ export const Query = {
   },
   myCart(_: unknown, __: unknown, ctx: Context) {
     return ctx.viewer ? myCart(ctx.selling, ctx.viewer) : null;
+  },
+  /** Services only (@requiresScopes purchases:read, @inaccessible). */
+  purchasedProducts(_: unknown, args: { userId: string; productIds: readonly string[] }, ctx: Context) {
+    return purchasedProducts(ctx.prisma, args);
   },
   /** Admins (@requiresScopes orders:read): keyset pagination, newest first. */
   async orders(_: unknown, args: { filter?: OrdersFilter | null; first?: number | null; after?: string | null }, ctx: Context) {

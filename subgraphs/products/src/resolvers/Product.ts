@@ -1,6 +1,7 @@
-import { isUuid, parseFirst } from "@catalog/common";
+import { isUuid } from "@catalog/common";
 import type { Context } from "../context.ts";
 import type { Product as ProductRow } from "../prisma.ts";
+import { reviewConnection, reviewPageArgs } from "../review-pages.ts";
 import { normalizeSku } from "../validation.ts";
 
 type Reference = { id?: unknown; sku?: unknown };
@@ -18,9 +19,13 @@ export const Product = {
   category(product: ProductRow, _: unknown, ctx: Context) {
     return ctx.loaders.categoryById.load(product.categoryId);
   },
-  reviews(product: ProductRow, args: { first?: number | null }, ctx: Context) {
-    const first = parseFirst(args.first ?? 10);
-    return ctx.loaders.recentReviews.load({ parentId: product.id, limit: first });
+  async reviews(product: ProductRow, args: { first?: number | null; after?: string | null }, ctx: Context) {
+    const key = reviewPageArgs(product.id, args);
+    return {
+      ...reviewConnection(await ctx.loaders.reviewPage.load(key), key.first),
+      // The visible reviews reviewSummary counts: the same batched statement, asked once per page of products.
+      totalCount: async () => (await ctx.loaders.reviewSummary.load(product.id)).count,
+    };
   },
   reviewSummary(product: ProductRow, _: unknown, ctx: Context) {
     return ctx.loaders.reviewSummary.load(product.id);

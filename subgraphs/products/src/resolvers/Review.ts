@@ -4,7 +4,9 @@ import type { Review as ReviewRow } from "../prisma.ts";
 
 export const Review = {
   __resolveReference(reference: { id?: unknown }, ctx: Context) {
-    return isUuid(reference.id) ? ctx.loaders.reviewById.load(reference.id.toLowerCase()) : null;
+    if (!isUuid(reference.id)) return null;
+    // A hidden review is as good as gone to everyone reading.
+    return ctx.loaders.reviewById.load(reference.id.toLowerCase()).then((review) => (review && review.hiddenAt === null ? review : null));
   },
   product(review: ReviewRow, _: unknown, ctx: Context) {
     return ctx.loaders.productById.load(review.productId);

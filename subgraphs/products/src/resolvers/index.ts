@@ -5,5 +5,6 @@ import { Mutation } from "./Mutation.ts";
 import { Product } from "./Product.ts";
 import { Query } from "./Query.ts";
 import { Review } from "./Review.ts";
+import { ReviewMutation } from "./ReviewMutation.ts";
 
-export const resolvers = { DateTime: DateTimeScalar, Decimal: DecimalScalar, Query, Mutation, Product, Category, Review, ProductFacets };
+export const resolvers = { DateTime: DateTimeScalar, Decimal: DecimalScalar, Query, Mutation: { ...Mutation, ...ReviewMutation }, Product, Category, Review, ProductFacets };

@@ -124,3 +124,5 @@ export const updateReviewInput = z.object({
 
 export const hideReason = z.string().trim().max(500, "must be at most 500 characters").nullish();
 
+
+export const updateCategoryInput = z.object({ name: categoryName.nullish(), slug: categorySlug.nullish() });

@@ -353,7 +353,7 @@ interface Workload {
 
 const NODE_FIELDS = "id name price { amount currency } inStock inventory { available } reviewSummary { count averageRating }";
 const LISTING = `{ products(first: 20) { edges { node { ${NODE_FIELDS} } } } }`;
-const PRODUCT_PAGE = `query ProductPage($id: ID!) { product(id: $id) { id name price { amount currency } reviews(first: 5) { rating body author { fullName } } } }`;
+const PRODUCT_PAGE = `query ProductPage($id: ID!) { product(id: $id) { id name price { amount currency } reviews(first: 5) { edges { node { rating body author { fullName } } } } } }`;
 const ORDER_HISTORY = `{ me { orders(first: 10) { edges { node { id status total { amount } items { quantity product { name } } } } } } }`;
 
 function variant(i: number): string {

@@ -37,7 +37,7 @@ const sdl = readFileSync(path.join(REPO_ROOT, "schema", "supergraph.graphql"), "
 const schema = Supergraph.build(sdl).apiSchema().toGraphQLJSSchema();
 const costModel = costModelFromSupergraph(sdl);
 const query = `query ($id: ID!) { user(id: $id) { fullName orders(first: 20) { edges { node { total { amount }
-  items { quantity product { name inStock shippingEstimate { minDays } reviews(first: 3) { rating author { fullName } } } } } } } } }`;
+  items { quantity product { name inStock shippingEstimate { minDays } reviews(first: 3) { edges { node { rating author { fullName } } } } } } } } } } }`;
 const document = parse(query);
 const operation = document.definitions[0] as OperationDefinitionNode;
 

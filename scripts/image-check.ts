@@ -262,7 +262,7 @@ const PRODUCT = `{
     name
     inventory { available }
     shippingEstimate { minDays }
-    reviews(first: 2) { rating author { fullName } }
+    reviews(first: 2) { edges { node { rating author { fullName } } } }
   }
 }`;
 
@@ -273,9 +273,9 @@ async function query(gatewayUrl: string): Promise<void> {
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ query: PRODUCT }),
   });
-  const body = (await response.json()) as { data?: { productBySku?: { reviews: { author: { fullName: string } | null }[] } }; errors?: unknown };
+  const body = (await response.json()) as { data?: { productBySku?: { reviews: { edges: { node: { author: { fullName: string } | null } }[] } } }; errors?: unknown };
   const product = body.data?.productBySku;
-  if (response.status !== 200 || body.errors || !product || !product.reviews.every((r) => r.author?.fullName)) {
+  if (response.status !== 200 || body.errors || !product || !product.reviews.edges.every((r) => r.node.author?.fullName)) {
     throw new Error(`query through the gateway failed (${response.status}): ${JSON.stringify(body)}`);
   }
   console.log(`query answered: ${JSON.stringify(body.data)}`);

@@ -53,7 +53,7 @@ async function treeRssMiB(pid: number): Promise<number> {
 
 const LISTING = `{ products(first: 10, sort: PRICE_ASC) { edges { node { name price { amount } inventory { available } } } } }`;
 const DETAIL = `{ productBySku(sku: "SKU-00042") { name inventory { available } shippingEstimate { minDays }
-  reviews(first: 3) { rating author { fullName } } } }`;
+  reviews(first: 3) { edges { node { rating author { fullName } } } } } }`;
 
 /** `QUERIES` queries through the gateway, ten at a time, each checked. */
 async function load(gatewayUrl: string, query: string): Promise<void> {

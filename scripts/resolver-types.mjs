@@ -39,6 +39,7 @@ const SUBGRAPHS = {
       ReviewSummary: "ReviewSummaryRow",
       ProductConnection: "CountedConnection<ProductRow> & { facets: FacetSource }",
       ProductFacets: "FacetSource",
+      ReviewConnection: "CountedConnection<ReviewRow>",
     },
   },
   orders: {

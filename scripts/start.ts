@@ -70,7 +70,7 @@ then add the header  Authorization: Bearer <accessToken>  to see orders and run 
   {
     products(first: 3, filter: { search: "headphone" }) {
       edges { node { name price { amount currency } inStock
-        reviews(first: 2) { rating author { fullName } } } }
+        reviews(first: 2) { edges { node { rating author { fullName } } } } } }
     }
   }
 

@@ -24,7 +24,7 @@ const CATALOG = `{
 
 const CROSS = `{
   products(first: 3, sort: PRICE_DESC) {
-    edges { node { sku inventory { available } reviews(first: 1) { author { fullName orders(first: 1) { totalCount edges { node { items { product { name } } } } } } } } }
+    edges { node { sku inventory { available } reviews(first: 1) { edges { node { author { fullName orders(first: 1) { totalCount edges { node { itemCount } } } } } } } } }
   }
 }`;
 

@@ -104,7 +104,7 @@ async function startService(entry: string, env: Record<string, string>): Promise
 }
 
 const QUERY = `query ($id: ID!) {
-  product(id: $id) { name inStock inventory { available } reviews(first: 2) { rating author { fullName } } }
+  product(id: $id) { name inStock inventory { available } reviews(first: 2) { edges { node { rating author { fullName } } } } }
 }`;
 
 const loadedModules = (output: string): string[] => {
@@ -179,7 +179,7 @@ describe("tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)", () => {
     const answer = await gql(gateway.url, QUERY, { id: product.id });
     expect(answer.body.errors).toBeUndefined();
     expect(answer.body.data!.product).toMatchObject({ name: product.name, inStock: true, inventory: { available: 7 } });
-    expect(answer.body.data!.product.reviews).toEqual([{ rating: 4, author: { fullName: `${author.firstName} ${author.lastName}` } }]);
+    expect(answer.body.data!.product.reviews.edges).toEqual([{ node: { rating: 4, author: { fullName: `${author.firstName} ${author.lastName}` } } }]);
 
     const server = (service: string, trace?: string) =>
       receiver.spans.filter((s) => s.service === service && s.kind === 2 && s.name === "POST" && (trace === undefined || s.traceId === trace));

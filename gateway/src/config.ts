@@ -77,6 +77,8 @@ const schema = z.object({
   RATE_LIMIT_ANONYMOUS_POINTS: z.coerce.number().int().min(1).default(300),
   RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
   SIGNIN_RATE_LIMIT_POINTS: z.coerce.number().int().min(1).default(10),
+  REVIEW_RATE_LIMIT_POINTS: z.coerce.number().int().min(1).default(20),
+  REVIEW_RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).default(3600),
   PARTNER_MANIFEST_DIR: z.string().default(path.join(REPO_ROOT, "schema", "persisted", "manifests")),
   PARTNER_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
   /** Express "trust proxy": unset trusts no proxy, so X-Forwarded-For cannot fake a client IP. */
@@ -135,6 +137,8 @@ export interface GatewayConfig {
   rateLimit: { enabled: boolean; points: number; anonymousPoints: number; windowSeconds: number };
   /** Sign-in mutations per client IP per rate-limit window. */
   signInRateLimit: number;
+  /** Review writes (createReview, updateReview, deleteReview) per signed-in user per window. */
+  reviewRateLimit: { points: number; windowSeconds: number };
   trustProxy: string | number | false;
   /** Partners' persisted query manifests (`<partner>.json`), reloaded when they change. */
   partnerManifestDir: string;
@@ -247,6 +251,7 @@ function configFromEnv(env: Record<string, string | undefined>): GatewayConfig {
       windowSeconds: parsed.RATE_LIMIT_WINDOW_SECONDS,
     },
     signInRateLimit: parsed.SIGNIN_RATE_LIMIT_POINTS,
+    reviewRateLimit: { points: parsed.REVIEW_RATE_LIMIT_POINTS, windowSeconds: parsed.REVIEW_RATE_LIMIT_WINDOW_SECONDS },
     trustProxy: trustProxy(parsed.TRUST_PROXY),
     partnerManifestDir: parsed.PARTNER_MANIFEST_DIR,
     partnerKeyCacheSeconds: parsed.PARTNER_KEY_CACHE_SECONDS,

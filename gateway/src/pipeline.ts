@@ -35,7 +35,8 @@ import { operationLimitsPlugin, type CostModel } from "./operation-limits.ts";
 import { partnerAuthentication, partnerQuotas, persistedOnly } from "./persisted/partners.ts";
 import type { PersistedOperationRegistry } from "./persisted/registry.ts";
 import type { RateLimiter } from "./rate-limit.ts";
-import { signInLimitPlugin } from "./signin-limit.ts";
+import { mutationLimitPlugin } from "./mutation-limit.ts";
+import { reviewWriteLimit, signInLimit } from "./signin-limit.ts";
 import {
   ANSWERED,
   middlewareStage,
@@ -60,6 +61,7 @@ export interface PipelineParts {
   redis: Redis | undefined;
   rateLimiter: RateLimiter;
   signInLimiter: RateLimiter;
+  reviewLimiter: RateLimiter;
   registry: PersistedOperationRegistry;
   /** Undefined when RESPONSE_CACHE_ENABLED is off. */
   responseCache: { stage: HttpStage["run"]; plugin: ApolloServerPlugin<GatewayContext> } | undefined;
@@ -271,12 +273,12 @@ export function requestPipeline(parts: PipelineParts): Stage[] {
       }),
     },
     {
-      name: "sign-in-limit",
+      name: "mutation-limits",
       phase: "operation",
-      why: "Sign-in mutations per IP, far below the general limit; one per request.",
-      reads: ["clientIp"],
+      why: "Budgets of their own, far below the general limit, one such mutation per request: sign-in per IP, review writes per user.",
+      reads: ["clientIp", "viewer"],
       writes: [],
-      plugin: signInLimitPlugin(parts.signInLimiter, rejected),
+      plugin: mutationLimitPlugin([signInLimit(parts.signInLimiter), reviewWriteLimit(parts.reviewLimiter)], rejected),
     },
     !!parts.responseCache && {
       name: "response-cache-store",

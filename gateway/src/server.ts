@@ -160,6 +160,13 @@ export async function buildGateway(
     logger,
     metrics,
   });
+  const reviewLimiter = createRateLimiter({
+    redis: cache.redis,
+    keyPrefix: `${config.redisKeyPrefix}reviews:`,
+    config: { points: config.reviewRateLimit.points, anonymousPoints: config.reviewRateLimit.points, windowSeconds: config.reviewRateLimit.windowSeconds },
+    logger,
+    metrics,
+  });
   let wasShedding = false;
   const shedder =
     config.shedEventLoopDelayMs > 0
@@ -186,6 +193,7 @@ export async function buildGateway(
     redis: cache.redis,
     rateLimiter,
     signInLimiter,
+    reviewLimiter,
     registry,
     responseCache: config.responseCacheEnabled
       ? createResponseCache({ store: responseCache, supergraphs, metrics, logger })

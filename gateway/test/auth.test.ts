@@ -331,12 +331,12 @@ describe("authorization in the graph", () => {
     const { alice, product } = await world();
     const { status, body } = await gql(
       stack.gatewayUrl,
-      `query ($id: ID!) { product(id: $id) { name inStock reviews { author { fullName } } } }`,
+      `query ($id: ID!) { product(id: $id) { name inStock reviews { edges { node { author { fullName } } } } } }`,
       { id: product.id },
     );
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
-    expect(body.data!.product.reviews).toEqual([{ author: { fullName: `${alice.firstName} ${alice.lastName}` } }]);
+    expect(body.data!.product.reviews.edges).toEqual([{ node: { author: { fullName: `${alice.firstName} ${alice.lastName}` } } }]);
   });
 
   it("User.email and a user's orders: null with an error at the path for anyone but the user and admins", async () => {

@@ -23,7 +23,7 @@ const DEEP_QUERY = `query Deep($userId: ID!, $first: Int!) {
             name
             inventory { available }
             shippingEstimate { cost { amount } }
-            reviews(first: 3) { rating author { fullName } }
+            reviews(first: 3) { edges { node { rating author { fullName } } } }
           }
         }
       } }
@@ -76,7 +76,7 @@ describe("batching", () => {
     expect(fifty.data.user.orders.edges).toHaveLength(50);
     const lines = fifty.data.user.orders.edges.flatMap((edge: any) => edge.node.items);
     expect(lines).toHaveLength(100);
-    expect(lines.every((line: any) => line.product.reviews.length === 3 && line.product.reviews.every((r: any) => r.author.fullName))).toBe(true);
+    expect(lines.every((line: any) => line.product.reviews.edges.length === 3 && line.product.reviews.edges.every((r: any) => r.node.author.fullName))).toBe(true);
     expect(lines.every((line: any) => line.product.inventory.available >= 10)).toBe(true);
 
     // Five times the list, the same statements: nothing is fetched per row.

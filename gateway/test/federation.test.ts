@@ -31,7 +31,7 @@ describe("a query across all four subgraphs", () => {
           inventory { onHand reserved available } inStock
           shippingEstimate { minDays maxDays cost { amount currency } }
           category { id parent { id parent { id } } }
-          reviews { rating author { id fullName } }
+          reviews { edges { node { rating author { id fullName } } } }
           reviewSummary { count averageRating }
         }
         user(id: $userId) {
@@ -55,7 +55,7 @@ describe("a query across all four subgraphs", () => {
       // 2.5 kg is three started kilograms: 4.99 + 2 * 1.50, in stock so 2 to 4 days.
       shippingEstimate: { minDays: 2, maxDays: 4, cost: { amount: "7.99", currency: "USD" } },
       category: { id: leaf.id, parent: { id: leaf.parentId, parent: { id: expect.any(String) } } },
-      reviews: [{ rating: 4, author: { id: author.id, fullName: `${author.firstName} ${author.lastName}` } }],
+      reviews: { edges: [{ node: { rating: 4, author: { id: author.id, fullName: `${author.firstName} ${author.lastName}` } } }] },
       reviewSummary: { count: 1, averageRating: 4 },
     });
     expect(body.data!.user.orders).toEqual({

@@ -68,7 +68,7 @@ describe("operation limits, checked before any subgraph is called", () => {
   });
 
   it("an expensive query -> 400 MAX_COST_EXCEEDED, with list sizes taken from `first`", async () => {
-    const query = `query ($n: Int) { products(first: $n) { edges { node { reviews(first: 100) { author { fullName } } } } } }`;
+    const query = `query ($n: Int) { products(first: $n) { edges { node { reviews(first: 100) { edges { node { author { fullName } } } } } } } }`;
     const body = await refusedBeforeExecution(() => post(stack.gatewayUrl, { query, variables: { n: 100 } }), 400, "MAX_COST_EXCEEDED");
     expect(body.errors[0].extensions.actual).toBeGreaterThan(10_000);
     // The same shape with small pages is well within budget.

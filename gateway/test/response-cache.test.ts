@@ -61,7 +61,7 @@ describe("response cache", () => {
 
   it("whitespace, comments and variable order do not split the cache; other variables do", async () => {
     const { product } = await stockedProduct();
-    const query = `query ($id: ID!, $n: Int) { product(id: $id) { id name reviews(first: $n) { rating } } }`;
+    const query = `query ($id: ID!, $n: Int) { product(id: $id) { id name reviews(first: $n) { edges { node { rating } } } } }`;
     await read(stack.gatewayUrl, query, { id: product.id, n: 2 });
     const reformatted = await read(stack.gatewayUrl, `# same query\n${query.replace(/ /g, "  ")}`, { n: 2, id: product.id });
     expect(reformatted.headers.get("x-cache")).toBe("HIT");
@@ -282,7 +282,7 @@ describe("query plans in Redis", () => {
   it("are stored under the supergraph's hash, and another gateway uses them instead of planning", async () => {
     // A plan with several fetches, a @requires hop (shippingEstimate needs weightGrams) and a fragment.
     const { product } = await stockedProduct();
-    const query = `query Plan${token()}($id: ID!) { product(id: $id) { id ...F reviews { author { fullName } } } }
+    const query = `query Plan${token()}($id: ID!) { product(id: $id) { id ...F reviews { edges { node { author { fullName } } } } } }
       fragment F on Product { name shippingEstimate { minDays cost { amount } } inventory { onHand } }`;
     const planned = await read(stack.gatewayUrl, query, { id: product.id });
     expect(planned.body.errors).toBeUndefined();

@@ -19,7 +19,7 @@ export const bearer = (user: { id: string; roles?: string[] }) => ({ authorizati
 
 /** What a subgraph sees for a signed-in user (for in-process executeOperation tests). */
 export function viewerFor(userId: string, roles: string[] = ["CUSTOMER"]): Viewer {
-  const scopes = roles.includes("ADMIN") ? ["catalog:write", "orders:read", "orders:write", "partners:write", "users:read", "users:write"] : [];
+  const scopes = roles.includes("ADMIN") ? ["catalog:write", "orders:read", "orders:write", "partners:write", "reviews:moderate", "users:read", "users:write"] : [];
   return { userId, roles, scopes };
 }
 

@@ -150,6 +150,7 @@ export async function startStack(
           RATE_LIMIT_ANONYMOUS_POINTS: "1000000",
           RATE_LIMIT_POINTS: "1000000",
           SIGNIN_RATE_LIMIT_POINTS: "1000000",
+          REVIEW_RATE_LIMIT_POINTS: "1000000",
           ...authEnv,
           ...(authEnv.JWT_ALGORITHM === "RS256" && !authEnv.JWT_PUBLIC_KEY && !authEnv.JWT_JWKS_URL
             ? { JWT_JWKS_URL: `${urls.users}/.well-known/jwks.json` }

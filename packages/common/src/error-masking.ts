@@ -97,8 +97,11 @@ const PUBLIC_EXTENSIONS = new Set([
   "from",
   "to",
   "allowed",
-  // Accounts: why an admin's change was refused (SELF, NOT_ACTIVE_ADMIN).
+  // Why a write was refused, stable for clients to branch on (REVIEW_EXISTS, CATEGORY_CYCLE, SELF,
+  // NOT_ACTIVE_ADMIN, ...),
+  // and the review to edit instead of writing a second.
   "reason",
+  "reviewId",
 ]);
 
 function publicExtensions(extensions: Record<string, unknown>): Record<string, unknown> {

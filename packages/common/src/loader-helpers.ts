@@ -55,7 +55,7 @@ const camelCase = (column: string) => column.replace(/_([a-z])/g, (_, char: stri
  */
 export function newestPerParent<Row>(
   client: RawQueryClient,
-  table: "reviews" | "stock_movements",
+  table: "stock_movements",
   columns: readonly string[],
   parentIds: string[],
   limit: number,

@@ -203,11 +203,17 @@ export function catalogSeed(): CatalogSeed {
   const stock: SeedStock[] = [];
   for (const [index, product] of products.entries()) {
     const count = int(0, 5);
+    const authors = new Set<number>();
     for (let r = 0; r < count; r++) {
+      // One review per product per author (a unique index): a drawn author who already reviewed
+      // this product gives way to the next customer, so the draws (and all later data) stay the same.
+      let author = int(1, users.length - 1);
+      while (authors.has(author)) author = (author % (users.length - 1)) + 1;
+      authors.add(author);
       reviews.push({
         id: deterministicUuid(`review:${index}:${r}`),
         productId: product.id,
-        authorId: users[int(1, users.length - 1)]!.id,
+        authorId: users[author]!.id,
         rating: int(1, 5),
         body: pick(REVIEW_BODIES),
         createdAt: new Date(product.createdAt.getTime() + (r + 1) * day),

@@ -18,7 +18,7 @@ describe("key rotation", () => {
     const [old, next] = [secret(), secret()];
     const oldToken = createTokenIssuer(loadAuthConfig({ ...internal, JWT_SECRET: old })).signAccessToken(user).token;
     const during = createTokenVerifier(loadAuthConfig({ ...internal, JWT_SECRET: next, JWT_PREVIOUS_SECRET: old }));
-    await expect(during.verify(oldToken)).resolves.toMatchObject({ userId: user.id, scopes: ["catalog:write", "orders:read", "orders:write", "partners:write", "users:read", "users:write"] });
+    await expect(during.verify(oldToken)).resolves.toMatchObject({ userId: user.id, scopes: ["catalog:write", "orders:read", "orders:write", "partners:write", "reviews:moderate", "users:read", "users:write"] });
     const after = createTokenVerifier(loadAuthConfig({ ...internal, JWT_SECRET: next }));
     await expect(after.verify(oldToken)).rejects.toMatchObject({ reason: "unknown_key" });
   });

@@ -1,8 +1,7 @@
-import { batchTopPerParent, groupedInKeyOrder, inKeyOrder, newestPerParent, topKey, type Database, type TopKey } from "@catalog/common";
+import { groupedInKeyOrder, inKeyOrder, type Database } from "@catalog/common";
 import DataLoader from "dataloader";
 import type { Category, Product, ProductsPrisma, Review } from "./prisma.ts";
-
-const REVIEW_COLUMNS = ["id", "product_id", "author_id", "rating", "body", "created_at"] as const;
+import { reviewPageKey, reviewPages, type ReviewPageKey } from "./review-pages.ts";
 
 export interface ReviewSummaryRow {
   count: number;
@@ -14,8 +13,14 @@ export function reviewSummaryOf(count: number | null | undefined, average: numbe
   return { count: count ?? 0, averageRating: average == null ? null : Math.round(Number(average) * 100) / 100 };
 }
 
-/** The aggregates of a product's reviews, over `reviews` rows (alias r); the listing joins the same. */
-export const REVIEW_SUMMARY_COLUMNS = "count(*)::int AS count, avg(r.rating)::float8 AS average";
+/**
+ * The reviews anyone sees, over `reviews` rows (alias r): moderators' hidden ones are left out.
+ * Every statement that lists, counts or averages reviews uses this one condition.
+ */
+export const VISIBLE_REVIEW = "r.hidden_at IS NULL";
+
+/** The aggregates of a product's visible reviews, over `reviews` rows (alias r); the listing joins the same. */
+export const REVIEW_SUMMARY_COLUMNS = `count(*) FILTER (WHERE ${VISIBLE_REVIEW})::int AS count, avg(r.rating) FILTER (WHERE ${VISIBLE_REVIEW})::float8 AS average`;
 
 export interface Loaders {
   productById: DataLoader<string, Product | null>;
@@ -23,8 +28,8 @@ export interface Loaders {
   categoryById: DataLoader<string, Category | null>;
   childrenByCategoryId: DataLoader<string, Category[]>;
   reviewById: DataLoader<string, Review | null>;
-  /** The newest `limit` reviews of each product. */
-  recentReviews: DataLoader<TopKey, Review[], string>;
+  /** A page of each product's visible reviews, newest first: up to `first + 1` rows (the extra one says there is more). */
+  reviewPage: DataLoader<ReviewPageKey, Review[], string>;
   reviewSummary: DataLoader<string, ReviewSummaryRow>;
 }
 
@@ -56,20 +61,12 @@ export function createLoaders(prisma: ProductsPrisma, db: Database): Loaders {
     reviewById: new DataLoader(async (ids) =>
       inKeyOrder(ids, await prisma.review.findMany({ where: { id: { in: [...ids] } } }), (row) => row.id),
     ),
-    recentReviews: new DataLoader(
-      (keys) =>
-        batchTopPerParent(
-          keys,
-          (productIds, limit) => newestPerParent<Review>(prisma, "reviews", REVIEW_COLUMNS, productIds, limit),
-          (review) => review.productId,
-        ),
-      { cacheKeyFn: topKey },
-    ),
+    reviewPage: new DataLoader((keys) => reviewPages(db, keys), { cacheKeyFn: reviewPageKey }),
     // Asked for by every product of a listing: one statement straight to the driver, past Prisma.
     reviewSummary: new DataLoader(async (productIds) => {
       const rows = await db.read<{ productId: string; count: number; average: number | null }>(
         `SELECT r.product_id::text AS "productId", ${REVIEW_SUMMARY_COLUMNS}
-         FROM reviews r WHERE r.product_id = ANY($1::uuid[]) GROUP BY r.product_id`,
+         FROM reviews r WHERE r.product_id = ANY($1::uuid[]) AND ${VISIBLE_REVIEW} GROUP BY r.product_id`,
         [[...productIds]],
       );
       const byId = new Map(rows.map((row) => [row.productId, row]));

@@ -5,6 +5,7 @@ import { createContext } from "./context.ts";
 import type { ProductsPrisma } from "./prisma.ts";
 import { resolvers } from "./resolvers/index.ts";
 import { postgresSearch } from "./search/postgres-search.ts";
+import { purchaseCheck } from "./purchases.ts";
 import { productsSettings } from "./settings.ts";
 import { startStockSync } from "./stock-sync.ts";
 
@@ -32,7 +33,8 @@ export const buildProductsServer = defineSubgraphServer({
       logger: deps.logger.child({ component: "stock-sync" }),
       cache: deps.cache,
     });
-    return { search: postgresSearch(deps.db), stockSync, stop: () => stockSync.stop() };
+    const purchases = purchaseCheck({ peers: deps.peers, internalSecret: secret, timeoutMs: settings.purchaseCheckTimeoutMs });
+    return { search: postgresSearch(deps.db), purchases, stockSync, stop: () => stockSync.stop() };
   },
   createContext,
 });

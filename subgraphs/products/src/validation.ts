@@ -58,15 +58,13 @@ export const updateProductInput = z.object({
   status: z.enum(["ACTIVE", "ARCHIVED"]).nullish(),
 });
 
-export const createCategoryInput = z.object({
-  name: z.string().trim().min(1, "must not be empty").max(120, "must be at most 120 characters"),
-  slug: z
-    .string()
-    .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "must be lower-case letters and digits separated by single dashes")
-    .max(120)
-    .nullish(),
-  parentId: z.string().nullish(),
-});
+const categoryName = z.string().trim().min(1, "must not be empty").max(120, "must be at most 120 characters");
+const categorySlug = z
+  .string()
+  .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "must be lower-case letters and digits separated by single dashes")
+  .max(120);
+
+export const createCategoryInput = z.object({ name: categoryName, slug: categorySlug.nullish(), parentId: z.string().nullish() });
 
 /** Parses mutation input; the first problem becomes a BAD_USER_INPUT naming the field. */
 export function validate<T extends z.ZodType>(schema: T, input: unknown, prefix = "input"): z.infer<T> {
@@ -104,3 +102,27 @@ export function slugOf(name: string): string {
     .slice(0, 120)
     .replace(/^-+|-+$/g, "");
 }
+
+const rating = z.number().int("must be a whole number").min(1, "must be 1 to 5").max(5, "must be 1 to 5");
+/** Blank titles are no title. */
+const reviewTitle = z
+  .string()
+  .trim()
+  .max(120, "must be at most 120 characters")
+  .nullish()
+  .transform((value) => (value ? value : null));
+const reviewBody = z.string().trim().min(10, "must be at least 10 characters").max(5000, "must be at most 5000 characters");
+
+export const createReviewInput = z.object({ productId: z.string(), rating, title: reviewTitle, body: reviewBody });
+
+export const updateReviewInput = z.object({
+  rating: rating.nullish(),
+  // undefined: unchanged; null or blank: removed.
+  title: z.string().trim().max(120, "must be at most 120 characters").nullish(),
+  body: reviewBody.nullish(),
+});
+
+export const hideReason = z.string().trim().max(500, "must be at most 500 characters").nullish();
+
+
+export const updateCategoryInput = z.object({ name: categoryName.nullish(), slug: categorySlug.nullish() });

@@ -48,4 +48,17 @@ describe("products on embedded PostgreSQL (PGlite)", () => {
     expect(duplicate.errors![0]).toMatchObject({ message: "A product with this SKU already exists.", extensions: { code: "CONFLICT", field: "sku" } });
     expect(await prisma.product.count()).toBe(1);
   });
+
+  it("tree changes (rename, move, the review summary's hidden filter) run on PGlite too: its table lock and its triggers", async () => {
+    const create = `mutation ($input: CreateCategoryInput!) { createCategory(input: $input) { id } }`;
+    const top = (await server.execute(create, { input: { name: "Stationery" } }, ADMIN)).data!.createCategory as { id: string };
+    const books = await prisma.category.findUniqueOrThrow({ where: { slug: "books" } });
+    const moved = await server.execute(`mutation ($id: ID!, $p: ID) { moveCategory(id: $id, parentId: $p) { depth } }`, { id: books.id, p: top.id }, ADMIN);
+    expect(moved.errors).toBeUndefined();
+    expect(moved.data!.moveCategory).toEqual({ depth: 1 });
+    const renamed = await server.execute(`mutation ($id: ID!) { updateCategory(id: $id, input: { name: "Notebooks" }) { name } }`, { id: top.id }, ADMIN);
+    expect(renamed.errors).toBeUndefined();
+    const found = await server.execute(`{ products(filter: { search: "notebooks" }) { totalCount edges { node { reviewSummary { count } } } } }`, {}, null);
+    expect(found.data!.products).toEqual({ totalCount: 1, edges: [{ node: { reviewSummary: { count: 0 } } }] });
+  });
 });

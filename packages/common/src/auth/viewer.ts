@@ -14,7 +14,7 @@ export interface Viewer {
 /** What each role may do beyond reading the public catalog and its own data. */
 export const ROLE_SCOPES: Readonly<Record<string, readonly string[]>> = {
   CUSTOMER: [],
-  ADMIN: ["catalog:write", "users:read", "users:write", "orders:read", "orders:write", "partners:write"],
+  ADMIN: ["catalog:write", "users:read", "users:write", "orders:read", "orders:write", "partners:write", "reviews:moderate"],
 };
 
 /**
@@ -28,6 +28,8 @@ export const SERVICE_SCOPES = {
   STOCK_RESERVE: "stock:reserve",
   /** Reading inventory's stock change feed (the products subgraph's availability replica). */
   STOCK_FEED: "stock:feed",
+  /** Asking orders which products a user has bought (the products subgraph's verified purchases). */
+  PURCHASES_READ: "purchases:read",
 } as const;
 
 export function scopesForRoles(roles: readonly string[]): string[] {

@@ -1,5 +1,6 @@
 import { badUserInput, decodeCursor, encodeCursor, isUuid, parseCursorDate, parseFirst, parseId, toConnection } from "@catalog/common";
 import { findCart, myCart } from "../carts.ts";
+import { purchasedProducts } from "../purchases.ts";
 import { visibleOrder } from "./Order.ts";
 import type { QueryResolvers } from "../generated/graphql.ts";
 
@@ -15,6 +16,10 @@ export const Query: QueryResolvers = {
   },
   myCart(_, __, ctx) {
     return ctx.viewer ? myCart(ctx.selling, ctx.viewer) : null;
+  },
+  /** Services only (@requiresScopes purchases:read, @inaccessible). */
+  purchasedProducts(_, args, ctx) {
+    return purchasedProducts(ctx.prisma, args);
   },
   /** Admins (@requiresScopes orders:read): keyset pagination, newest first. */
   async orders(_, args, ctx) {

@@ -1,5 +1,6 @@
-import { isUuid, parseFirst, required } from "@catalog/common";
+import { isUuid, required } from "@catalog/common";
 import type { Product as ProductRow } from "../prisma.ts";
+import { reviewConnection, reviewPageArgs } from "../review-pages.ts";
 import { normalizeSku } from "../validation.ts";
 import type { ProductResolvers } from "../generated/graphql.ts";
 
@@ -18,9 +19,13 @@ export const Product: ProductResolvers = {
   category(product, _, ctx) {
     return required(ctx.loaders.categoryById.load(product.categoryId), `category ${product.categoryId} of product ${product.id}`);
   },
-  reviews(product, args, ctx) {
-    const first = parseFirst(args.first ?? 10);
-    return ctx.loaders.recentReviews.load({ parentId: product.id, limit: first });
+  async reviews(product, args, ctx) {
+    const key = reviewPageArgs(product.id, args);
+    return {
+      ...reviewConnection(await ctx.loaders.reviewPage.load(key), key.first),
+      // The visible reviews reviewSummary counts: the same batched statement, asked once per page of products.
+      totalCount: async () => (await ctx.loaders.reviewSummary.load(product.id)).count,
+    };
   },
   reviewSummary(product, _, ctx) {
     return ctx.loaders.reviewSummary.load(product.id);

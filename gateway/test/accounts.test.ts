@@ -229,11 +229,11 @@ describe("admins manage users", () => {
     const { leaf } = await createCategoryTree(stack.prisma.products);
     const product = await createProduct(stack.prisma.products, { categoryId: leaf.id });
     await stack.prisma.products.review.create({ data: { productId: product.id, authorId: me.id, rating: 5, body: "Great." } });
-    const REVIEWS = `query ($id: ID!) { product(id: $id) { reviews(first: 5) { rating author { fullName firstName lastName } } } }`;
+    const REVIEWS = `query ($id: ID!) { product(id: $id) { reviews(first: 5) { edges { node { rating author { fullName firstName lastName } } } } } }`;
     await gql(stack.gatewayUrl, REVIEWS, { id: product.id });
     const cached = await gql(stack.gatewayUrl, REVIEWS, { id: product.id });
     expect(cached.headers.get("x-cache")).toBe("HIT");
-    expect(cached.body.data!.product.reviews[0].author.fullName).toBe("Grace Hopper");
+    expect(cached.body.data!.product.reviews.edges[0].node.author.fullName).toBe("Grace Hopper");
 
     const deleted = await gql(stack.gatewayUrl, SET_STATUS, { id: me.id, status: "DELETED" }, auth);
     expect(deleted.body).toEqual({ data: { setUserStatus: { id: me.id, status: "DELETED", fullName: "Deleted user" } } });
@@ -244,7 +244,7 @@ describe("admins manage users", () => {
     expect(codeOf((await gql(stack.gatewayUrl, REFRESH, { t: me.refreshToken })).body)).toBe("UNAUTHENTICATED");
     expect(await stack.prisma.users.refreshToken.count({ where: { userId: me.id, revokedAt: null } })).toBe(0);
     const reviews = await gql(stack.gatewayUrl, REVIEWS, { id: product.id });
-    expect(reviews.body.data!.product.reviews).toEqual([{ rating: 5, author: { fullName: "Deleted user", firstName: "Deleted", lastName: "user" } }]);
+    expect(reviews.body.data!.product.reviews.edges).toEqual([{ node: { rating: 5, author: { fullName: "Deleted user", firstName: "Deleted", lastName: "user" } } }]);
     expect(JSON.stringify(reviews.body)).not.toContain("Hopper");
     // A reset link is not a way back in either.
     await gql(stack.gatewayUrl, REQUEST_RESET, { email: me.email });

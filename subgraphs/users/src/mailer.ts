@@ -33,6 +33,9 @@ export function fileMailer(dir: string, from: string, logger: Logger): Mailer {
       await mkdir(dir, { recursive: true });
       const name = `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomUUID().slice(0, 8)}.eml`;
       const file = path.join(dir, name);
+      // The text as written, beside the message: the .eml body is quoted-printable (as SMTP
+      // sends it), which splits and escapes a long link; `cat` the .txt to follow it.
+      await writeFile(file.replace(/\.eml$/, ".txt"), `To: ${message.to}\nSubject: ${message.subject}\n\n${message.text}`, { mode: 0o600 });
       await writeFile(`${file}.tmp`, info.message as Buffer, { mode: 0o600 });
       await rename(`${file}.tmp`, file);
       logger.info({ file, subject: message.subject }, "mail written to file (development mailer; set SMTP_URL to send)");

@@ -73,9 +73,15 @@ describe("mailers", () => {
     await mailer.send(MESSAGE);
     await mailer.send({ ...MESSAGE, to: "ada@test.example" });
     await mailer.close();
-    const files = (await readdir(folder)).sort();
+    const all = (await readdir(folder)).sort();
+    const files = all.filter((f) => f.endsWith(".eml"));
     expect(files).toHaveLength(2);
-    expect(files.every((f) => f.endsWith(".eml"))).toBe(true);
+    // Each beside its plain text, where a long link is whole (the .eml body is quoted-printable).
+    expect(all.filter((f) => f.endsWith(".txt"))).toEqual(files.map((f) => f.replace(/\.eml$/, ".txt")));
+    const long = `https://shop.example/reset?token=${"x".repeat(80)}`;
+    await fileMailer(folder, FROM, logger).send({ ...MESSAGE, to: "long@test.example", text: `Choose a new one here:\n\n${long}\n` });
+    const plain = await Promise.all((await readdir(folder)).filter((f) => f.endsWith(".txt")).map((f) => readFile(path.join(folder, f), "utf8")));
+    expect(plain.find((t) => t.startsWith("To: long@test.example\n"))).toContain(`\n${long}\n`);
     const texts = await Promise.all(files.map((f) => readFile(path.join(folder, f), "utf8")));
     const grace = texts.find((t) => /^To: grace@test\.example$/m.test(t))!;
     expect(grace).toMatch(/^From: Catalog <no-reply@catalog\.example>$/m);

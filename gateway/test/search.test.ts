@@ -192,6 +192,29 @@ describe("facets", () => {
     expect(narrowed.facets.categories).toContainEqual({ category: { id: leaf.id }, count: 1 });
   });
 
+  it("match a term the same way for every facet value and for the listing that value gives", async () => {
+    const { products } = stack.prisma;
+    const [a, c] = [await createCategoryTree(products), await createCategoryTree(products)];
+    const stem = token().replace(/\d/g, "q").toLowerCase();
+    const word = `qu${stem}alite`;
+    // In A, the word itself, in a description; in C, only a name spelt close to it.
+    const described = await createProduct(products, { categoryId: a.leaf.id, name: "Plain vase" });
+    await products.product.update({ where: { id: described.id }, data: { description: `Made of ${word}, polished.` } });
+    await createProduct(products, { categoryId: c.leaf.id, name: `qu${stem}alyte lamp` });
+
+    // Within C the words match nothing, but they do in the catalog: the listing and every facet
+    // match by words, so C lists nothing and A's count is what choosing A lists.
+    const { body } = await anonymous(FACETS, { filter: { search: word, categoryId: c.root.id }, boundaries: ["10"] });
+    expect(body.errors).toBeUndefined();
+    const answer = body.data!.products as { totalCount: number; facets: { categories: { category: { id: string }; count: number }[] } };
+    const countOf = (id: string) => answer.facets.categories.find((facet) => facet.category.id === id)?.count ?? 0;
+    expect(answer.totalCount).toBe(0);
+    for (const root of [a.root, c.root]) {
+      expect((await list({ search: word, categoryId: root.id })).totalCount).toBe(countOf(root.id));
+    }
+    expect(countOf(a.root.id)).toBe(1);
+  });
+
   it("follows stock leaving: a product sold out drops out of inStock", async () => {
     const { products } = stack.prisma;
     const { root, leaf } = await createCategoryTree(products);

@@ -127,10 +127,14 @@ const ORDERINGS: Record<ProductSort, Ordering> = {
   NAME_ASC: { key: () => "p.name", cast: "text", direction: "asc", value: (row) => row.name, parse: (raw) => (raw.length <= 200 ? raw : undefined) },
 };
 
-/** A relevance cursor belongs to its search term: ranks of another term are not comparable. */
-function cursorKind(query: ListingQuery): string {
+/**
+ * A relevance cursor belongs to its search term and match (words or spelling): ranks of another
+ * term, or of the same term matched the other way (the catalog changed between pages), are not
+ * comparable.
+ */
+function cursorKind(query: ListingQuery, match: Match): string {
   if (query.sort !== "RELEVANCE") return `products:${query.sort}`;
-  return `products:RELEVANCE:${createHash("sha256").update(query.search ?? "").digest("base64url").slice(0, 12)}`;
+  return `products:RELEVANCE:${match === "words" ? "" : "~"}${createHash("sha256").update(query.search ?? "").digest("base64url").slice(0, 12)}`;
 }
 
 export function postgresSearch(db: Database): CatalogSearch {
@@ -141,7 +145,10 @@ export function postgresSearch(db: Database): CatalogSearch {
     if (!match) {
       match = (async (): Promise<Match> => {
         if (!query.search) return "words";
-        const { where } = conditions(query, "words");
+        // On the term alone (and the status): the filters and facet choices must not switch the
+        // match, or a facet's count, taken without its own filter, could match differently from
+        // the listing that choosing it gives.
+        const { where } = conditions({ status: query.status, search: query.search, sort: query.sort }, "words");
         const [row] = await db.read<{ found: boolean }>(`SELECT EXISTS (SELECT 1 FROM products p ${where.sql}) AS found`, where.params);
         return row?.found ? "words" : "spelling";
       })();
@@ -163,8 +170,9 @@ export function postgresSearch(db: Database): CatalogSearch {
   return {
     async page(query, { first, after, withSummaries }) {
       const ordering = ORDERINGS[query.sort];
-      const kind = cursorKind(query);
-      const { where, rank } = await filtered(query);
+      const match = await matchOf(query);
+      const kind = cursorKind(query, match);
+      const { where, rank } = conditions(query, match);
       const key = ordering.key(rank);
       const direction = ordering.direction.toUpperCase();
       const last = decodeCursor(after, kind, 2);

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_USER, bearer } from "../../test/support/auth.ts";
 import { createCategoryTree, createProduct, createUser, token } from "../../test/support/fixtures.ts";
+import { eventually } from "../../test/support/selling.ts";
 import { gql, startStack, type Stack } from "../../test/support/stack.ts";
 
 let stack: Stack;
@@ -129,6 +130,39 @@ describe("category administration", () => {
     expect(listed.body.data!.category.products.totalCount).toBe(2);
     // Now empty, the child goes with no argument.
     expect((await asAdmin(DELETE, { id: child.id })).body.data).toEqual({ deleteCategory: child.id });
+  });
+
+  it("a product filed under the category while it is deleted: the delete waits for it and refuses (CATEGORY_HAS_PRODUCTS), never a 500", async () => {
+    const { leaf } = await createCategoryTree(stack.prisma.products);
+    let commit!: () => void;
+    const committing = new Promise<void>((resolve) => (commit = resolve));
+    let inserted!: () => void;
+    const insertedYet = new Promise<void>((resolve) => (inserted = resolve));
+    // Another writer files a product under the leaf and holds its transaction open.
+    const writer = stack.prisma.products.$transaction(
+      async (tx) => {
+        await tx.product.create({
+          data: { sku: `T-${token()}`.toUpperCase(), name: "Late arrival", description: "Filed during a delete.", priceAmount: "5.00", currency: "USD", weightGrams: 100, categoryId: leaf.id },
+        });
+        inserted();
+        await committing;
+      },
+      { timeout: 60_000 },
+    );
+    await insertedYet;
+    const deleting = asAdmin(DELETE, { id: leaf.id });
+    // The delete has reached the category and waits on the writer's lock.
+    await eventually(async () => {
+      const [row] = await stack.prisma.products.$queryRawUnsafe<{ waiting: number }[]>(
+        `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%categories%'`,
+      );
+      expect(row!.waiting).toBeGreaterThan(0);
+    });
+    commit();
+    await writer;
+    const { body } = await deleting;
+    expect(body.errors![0]!.extensions).toMatchObject({ code: "CONFLICT", reason: "CATEGORY_HAS_PRODUCTS" });
+    expect(await stack.prisma.products.category.findUnique({ where: { id: leaf.id } })).not.toBeNull();
   });
 
   it("a rename purges the cached tree, and search finds the category's products by the new name", async () => {

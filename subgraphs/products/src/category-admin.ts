@@ -17,11 +17,22 @@ export const MAX_CATEGORY_DEPTH = 5;
  * PGlite (embedded mode), which has no second connection anyway.
  */
 export function withTreeLock<T>(prisma: ProductsPrisma, change: (tx: ProductsTransaction) => Promise<T>): Promise<T> {
-  return prisma.$transaction(async (tx) => {
-    await tx.$executeRawUnsafe(`LOCK TABLE categories IN SHARE ROW EXCLUSIVE MODE`);
-    return change(tx);
-  });
+  return prisma.$transaction(
+    async (tx) => {
+      await tx.$executeRawUnsafe(`LOCK TABLE categories IN SHARE ROW EXCLUSIVE MODE`);
+      return change(tx);
+    },
+    TREE_TRANSACTION,
+  );
 }
+
+/**
+ * A rename or move near the root rewrites the search words of every product below it (the
+ * categories trigger, in the same transaction): tens of thousands of rows in a large catalog, far
+ * past Prisma's default 5 s. An admin's rare change may take that long; a rollback at 5 s would
+ * answer INTERNAL_SERVER_ERROR for a change that was fine.
+ */
+const TREE_TRANSACTION = { maxWait: 5_000, timeout: 120_000 } as const;
 
 /** Category ids on a materialised path ("/<root>/<child>/"), root first. */
 const idsOnPath = (path: string) => path.split("/").filter(Boolean);
@@ -104,6 +115,11 @@ export async function deleteCategory(ctx: Context, rawId: string, rawMoveTo: str
   const moveTo = optionalId(rawMoveTo, "moveProductsTo");
   if (moveTo === id) throw badUserInput("moveProductsTo must name another category.", "moveProductsTo");
   const touched = await withTreeLock(ctx.prisma, async (tx) => {
+    // The table lock does not stop a product being filed under the category meanwhile (its
+    // foreign-key check only key-share locks the row). Locking the row FOR UPDATE does: a product
+    // write in flight finishes first and is counted below; a later one waits, then fails its own
+    // foreign-key check once the category is gone.
+    await tx.$queryRawUnsafe(`SELECT 1 FROM categories WHERE id = $1::uuid FOR UPDATE`, id);
     const category = await lockedCategory(tx, id);
     const target = moveTo ? await lockedCategory(tx, moveTo, "moveProductsTo") : null;
     if (await tx.category.count({ where: { parentId: id } })) {

@@ -29,9 +29,14 @@ async function purge(ctx: Context, review: Pick<Review, "id" | "productId">): Pr
   await ctx.cache.invalidate([`Review:${review.id}`, ...(await listingTags(ctx.db, [review.productId]))]);
 }
 
-async function findReview(ctx: Context, id: string): Promise<Review> {
+/**
+ * The review `viewer` may act on. A hidden review is gone for everyone reading it, so to anyone
+ * but its author and moderators it does not exist here either (NOT_FOUND, not FORBIDDEN).
+ */
+async function findReview(ctx: Context, id: string, viewer: Viewer | null): Promise<Review> {
   const review = await ctx.prisma.review.findUnique({ where: { id } });
-  if (!review) throw notFound(`No review has id ${id}.`);
+  const hiddenFromViewer = review?.hiddenAt != null && review.authorId !== viewer?.userId && !hasScope(viewer, MODERATE_SCOPE);
+  if (!review || hiddenFromViewer) throw notFound(`No review has id ${id}.`);
   return review;
 }
 
@@ -64,7 +69,7 @@ export async function updateReview(ctx: Context, rawId: string, rawInput: unknow
   const viewer = signedIn(ctx);
   const id = parseId(rawId);
   const input = validate(updateReviewInput, rawInput);
-  const review = await findReview(ctx, id);
+  const review = await findReview(ctx, id, viewer);
   requireAuthor(viewer, review);
   const data: Prisma.ReviewUncheckedUpdateInput = {};
   if (input.rating != null) data.rating = input.rating;
@@ -84,7 +89,7 @@ export async function updateReview(ctx: Context, rawId: string, rawInput: unknow
 export async function deleteReview(ctx: Context, rawId: string): Promise<string> {
   const viewer = signedIn(ctx);
   const id = parseId(rawId);
-  const review = await findReview(ctx, id);
+  const review = await findReview(ctx, id, viewer);
   if (!hasScope(viewer, MODERATE_SCOPE)) requireAuthor(viewer, review);
   await ctx.prisma.review
     .delete({ where: { id } })
@@ -97,7 +102,7 @@ export async function deleteReview(ctx: Context, rawId: string): Promise<string>
 export async function setReviewHidden(ctx: Context, rawId: string, hidden: boolean, rawReason?: string | null): Promise<Review> {
   const id = parseId(rawId);
   const reason = validate(hideReason, rawReason, "reason");
-  const review = await findReview(ctx, id);
+  const review = await findReview(ctx, id, ctx.viewer);
   if ((review.hiddenAt !== null) === hidden && (!hidden || (reason ?? null) === review.hiddenReason)) return review;
   const updated = await ctx.prisma.review
     .update({ where: { id }, data: hidden ? { hiddenAt: new Date(), hiddenReason: reason ?? null } : { hiddenAt: null, hiddenReason: null } })

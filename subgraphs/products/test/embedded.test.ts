@@ -58,7 +58,12 @@ describe("products on embedded PostgreSQL (PGlite)", () => {
     expect(moved.data!.moveCategory).toEqual({ depth: 1 });
     const renamed = await server.execute(`mutation ($id: ID!) { updateCategory(id: $id, input: { name: "Notebooks" }) { name } }`, { id: top.id }, ADMIN);
     expect(renamed.errors).toBeUndefined();
-    const found = await server.execute(`{ products(filter: { search: "notebooks" }) { totalCount edges { node { reviewSummary { count } } } } }`, {}, null);
-    expect(found.data!.products).toEqual({ totalCount: 1, edges: [{ node: { reviewSummary: { count: 0 } } }] });
+    // One visible review and one hidden: the listing's summary counts the visible one only.
+    const product = await prisma.product.findFirstOrThrow();
+    const review = { productId: product.id, rating: 4, body: "Writes smoothly." };
+    await prisma.review.create({ data: { ...review, authorId: "00000000-0000-4000-8000-000000000001" } });
+    await prisma.review.create({ data: { ...review, rating: 1, authorId: "00000000-0000-4000-8000-000000000002", hiddenAt: new Date() } });
+    const found = await server.execute(`{ products(filter: { search: "notebooks" }) { totalCount edges { node { reviewSummary { count averageRating } } } } }`, {}, null);
+    expect(found.data!.products).toEqual({ totalCount: 1, edges: [{ node: { reviewSummary: { count: 1, averageRating: 4 } } }] });
   });
 });

@@ -7,7 +7,18 @@ ALTER TABLE "reviews" ADD COLUMN "title" VARCHAR(120),
     ADD COLUMN "updated_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP;
 
 -- Before the unique index: where an author has several reviews of one product (seed data written
--- before the rule), keep the newest and delete the others.
+-- before the rule), keep the newest. The others are kept aside in "reviews_superseded" (not in the
+-- Prisma schema: an operator's record, to restore from or drop), never deleted outright.
+CREATE TABLE "reviews_superseded" AS
+SELECT r.*, CURRENT_TIMESTAMP AS "superseded_at"
+FROM "reviews" r
+WHERE EXISTS (
+  SELECT 1 FROM "reviews" newer
+  WHERE newer."product_id" = r."product_id"
+    AND newer."author_id" = r."author_id"
+    AND (newer."created_at", newer."id") > (r."created_at", r."id")
+);
+
 DELETE FROM "reviews" r
 USING "reviews" newer
 WHERE newer."product_id" = r."product_id"

@@ -81,6 +81,51 @@ async function waitForMails(address: string, count: number): Promise<string[]> {
   }
 }
 
+type UsersTx = Parameters<Parameters<Stack["prisma"]["users"]["$transaction"]>[0]>[0];
+
+/**
+ * Makes `request` overlap `change` deterministically: the test locks the user's row (FOR UPDATE)
+ * in a transaction of its own, sends the request, waits until the request's database session is
+ * blocked by that lock (polled in pg_stat_activity, no fixed sleep), by then it has read the user
+ * and checked the password, then makes `change` in the same transaction and commits, which
+ * releases the request. This is the interleaving where a sign-in used to survive a password
+ * change: read and argon2 check before the change commits, token stored after.
+ */
+async function overlapping<T>(userId: string, request: () => Promise<T>, change: (tx: UsersTx) => Promise<unknown>): Promise<T> {
+  let pending!: Promise<T>;
+  await stack.prisma.users.$transaction(
+    async (tx) => {
+      const [locker] = await tx.$queryRaw<{ pid: number }[]>`SELECT pg_backend_pid() AS pid FROM users WHERE id = ${userId}::uuid FOR UPDATE`;
+      let settled = false;
+      pending = request().finally(() => (settled = true));
+      for (;;) {
+        // pg_locks, not pg_stat_activity: the latter is a snapshot taken once per transaction.
+        const [waiting] = await tx.$queryRaw<{ n: number }[]>`
+          SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND ${locker!.pid}::int = ANY(pg_blocking_pids(pid))`;
+        if (waiting!.n > 0) break;
+        if (settled) throw new Error("the request finished without waiting for the user row");
+      }
+      await change(tx);
+    },
+    { timeout: 30_000 },
+  );
+  return pending;
+}
+
+/** What changePassword and setUserStatus write, made by the test inside `overlapping`'s transaction. */
+const revokeAll = (tx: UsersTx, userId: string) =>
+  tx.refreshToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: new Date() } });
+const changes = {
+  "a password change": async (tx: UsersTx, userId: string) => {
+    await tx.user.update({ where: { id: userId }, data: { passwordHash: "changed-by-the-test" } });
+    await revokeAll(tx, userId);
+  },
+  "a deactivation": async (tx: UsersTx, userId: string) => {
+    await tx.user.update({ where: { id: userId }, data: { status: "INACTIVE" } });
+    await revokeAll(tx, userId);
+  },
+};
+
 const tokenIn = (mail: string) => /https:\/\/shop\.example\/reset\?token=([A-Za-z0-9_-]+)/.exec(mail)![1]!;
 
 describe("a customer's own account", () => {
@@ -149,6 +194,25 @@ describe("a customer's own account", () => {
   });
 });
 
+describe("sign-ins racing a password change or a deactivation", () => {
+  // Both fail on the code before the fix: the login stored a live refresh token after the change
+  // committed; the rotation, which waited on the old token's row lock, deadlocked or minted one.
+  it.each(Object.keys(changes) as (keyof typeof changes)[])("a login whose password check overlaps %s is refused and leaves no live session", async (kind) => {
+    const me = await register();
+    const wrongPassword = await login(me.email, "not the password");
+    const raced = await overlapping(me.id, () => login(me.email, PASSWORD), (tx) => changes[kind](tx, me.id));
+    expect(raced.body).toEqual(wrongPassword.body);
+    expect(await stack.prisma.users.refreshToken.count({ where: { userId: me.id, revokedAt: null } })).toBe(0);
+  });
+
+  it.each(Object.keys(changes) as (keyof typeof changes)[])("a refresh overlapping %s mints no live token", async (kind) => {
+    const me = await register();
+    const raced = await overlapping(me.id, () => gql(stack.gatewayUrl, REFRESH, { t: me.refreshToken }), (tx) => changes[kind](tx, me.id));
+    expect(codeOf(raced.body)).toBe("UNAUTHENTICATED");
+    expect(await stack.prisma.users.refreshToken.count({ where: { userId: me.id, revokedAt: null } })).toBe(0);
+  });
+});
+
 describe("password reset", () => {
   it("answers the same for an unknown address; mails a single-use link whose token is stored only hashed; resetting ends every sign-in", async () => {
     const me = await register();
@@ -189,6 +253,8 @@ describe("password reset", () => {
     const me = await register();
     await gql(stack.gatewayUrl, REQUEST_RESET, { email: me.email });
     const first = tokenIn((await waitForMails(me.email, 1))[0]!);
+    // Past the per-account cooldown: the first request moved back rather than waited out.
+    await stack.prisma.users.passwordReset.updateMany({ where: { userId: me.id }, data: { createdAt: new Date(Date.now() - 61_000) } });
     await gql(stack.gatewayUrl, REQUEST_RESET, { email: me.email });
     const second = tokenIn((await waitForMails(me.email, 2)).find((mail) => !mail.includes(first))!);
 
@@ -204,6 +270,22 @@ describe("password reset", () => {
     expect(codeOf(expired.body)).toBe("INVALID_RESET_TOKEN");
     expect((await login(me.email, PASSWORD)).body.errors).toBeUndefined();
     expect(await stack.prisma.users.refreshToken.count({ where: { userId: me.id, revokedAt: null } })).toBe(2);
+  });
+
+  it("a second request within the cooldown sends no mail and keeps the first link working", async () => {
+    const me = await register();
+    const other = await register();
+    await gql(stack.gatewayUrl, REQUEST_RESET, { email: me.email });
+    const again = await gql(stack.gatewayUrl, REQUEST_RESET, { email: me.email });
+    expect(again.body).toEqual({ data: { requestPasswordReset: true } });
+    // The queue runs in arrival order: once the other address's mail is written, both of mine were handled.
+    await gql(stack.gatewayUrl, REQUEST_RESET, { email: other.email });
+    await waitForMails(other.email, 1);
+    const mails = await mailsTo(me.email);
+    expect(mails).toHaveLength(1);
+    expect(await stack.prisma.users.passwordReset.count({ where: { userId: me.id } })).toBe(1);
+    const reset = await gql(stack.gatewayUrl, RESET, { token: tokenIn(mails[0]!), password: "reset after the cooldown" });
+    expect(reset.body).toEqual({ data: { resetPassword: true } });
   });
 
   it("reset requests and password changes share the sign-in budget", async () => {
@@ -246,13 +328,41 @@ describe("admins manage users", () => {
     const reviews = await gql(stack.gatewayUrl, REVIEWS, { id: product.id });
     expect(reviews.body.data!.product.reviews.edges).toEqual([{ node: { rating: 5, author: { fullName: "Deleted user", firstName: "Deleted", lastName: "user" } } }]);
     expect(JSON.stringify(reviews.body)).not.toContain("Hopper");
-    // A reset link is not a way back in either.
+    // A reset link is not a way back in either. The queue runs in arrival order: once a later
+    // request's mail is written, this one was handled.
     await gql(stack.gatewayUrl, REQUEST_RESET, { email: me.email });
+    const witness = await register();
+    await gql(stack.gatewayUrl, REQUEST_RESET, { email: witness.email });
+    await waitForMails(witness.email, 1);
+    expect(await mailsTo(me.email)).toEqual([]);
 
     const reactivated = await gql(stack.gatewayUrl, SET_STATUS, { id: me.id, status: "ACTIVE" }, auth);
     expect(reactivated.body.data!.setUserStatus).toMatchObject({ status: "ACTIVE", fullName: "Grace Hopper" });
     expect((await login(me.email, PASSWORD)).body.errors).toBeUndefined();
     expect(await stack.prisma.users.passwordReset.count({ where: { userId: me.id } })).toBe(0);
+  });
+
+  it("reactivation shows the user again where a null was cached: user(id) and their own me", async () => {
+    const { auth } = await admin();
+    const me = await register();
+    const USER = `query ($id: ID!) { user(id: $id) { id fullName } }`;
+    const ME = `query { me { id fullName } }`;
+    await gql(stack.gatewayUrl, SET_STATUS, { id: me.id, status: "DELETED" }, auth);
+    for (const [query, variables, headers] of [[USER, { id: me.id }, {}], [ME, {}, me.auth]] as const) {
+      await gql(stack.gatewayUrl, query, variables, headers);
+      const cached = await gql(stack.gatewayUrl, query, variables, headers);
+      expect(cached.headers.get("x-cache")).toBe("HIT");
+      expect(Object.values(cached.body.data!)).toEqual([null]);
+    }
+
+    await gql(stack.gatewayUrl, SET_STATUS, { id: me.id, status: "ACTIVE" }, auth);
+    const user = await gql(stack.gatewayUrl, USER, { id: me.id });
+    expect(user.headers.get("x-cache")).not.toBe("HIT");
+    expect(user.body.data!.user).toEqual({ id: me.id, fullName: "Grace Hopper" });
+    // The access token outlived the deletion (see Known limits); its me answer is the user again.
+    const own = await gql(stack.gatewayUrl, ME, {}, me.auth);
+    expect(own.headers.get("x-cache")).not.toBe("HIT");
+    expect(own.body.data!.me).toEqual({ id: me.id, fullName: "Grace Hopper" });
   });
 
   it("an inactive user cannot sign in until reactivated", async () => {

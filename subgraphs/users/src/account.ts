@@ -7,7 +7,7 @@ import type { BackgroundQueue } from "./background.ts";
 import type { Role, UserStatus } from "./generated/prisma/enums.ts";
 import type { Mailer } from "./mailer.ts";
 import { checkNewPassword, MAX_PASSWORD, MIN_PASSWORD, newOpaqueToken, sha256 } from "./passwords.ts";
-import type { User, UsersPrisma } from "./prisma.ts";
+import type { Tx, User, UsersPrisma } from "./prisma.ts";
 import type { UsersSettings } from "./settings.ts";
 
 /** Per-process pieces accounts need (built once in server.ts), besides the request's own. */
@@ -19,8 +19,6 @@ export interface AccountDeps {
   mailer: Mailer;
   background: BackgroundQueue;
 }
-
-type Tx = Parameters<Parameters<UsersPrisma["$transaction"]>[0]>[0];
 
 export interface UpdateMeInput {
   firstName?: string | null;
@@ -48,6 +46,14 @@ const revokeSessions = (tx: Tx, userId: string, now: Date) =>
 const retireResets = (tx: Tx, userId: string, now: Date) =>
   tx.passwordReset.updateMany({ where: { userId, usedAt: null }, data: { usedAt: now } });
 
+/**
+ * Cached answers that show the user, including those that show them as absent: `user(id)` and
+ * `me` answer null for a deleted account, and a null carries no `User:<id>` tag, only its root
+ * field's. Purging the root fields drops every viewer's cached `me`; status and role changes are
+ * rare enough for that.
+ */
+const userAndRootTags = (userId: string) => [`User:${userId}`, "Query.user", "Query.me"];
+
 export function accountService(deps: AccountDeps, auth: AuthService) {
   const { prisma, cache, settings, mailer, logger } = deps;
   const purgeUser = (userId: string) => cache.invalidate([`User:${userId}`]);
@@ -58,17 +64,26 @@ export function accountService(deps: AccountDeps, auth: AuthService) {
     return user;
   }
 
-  /** The mail of a reset request, after the request was answered (see requestPasswordReset). */
+  /**
+   * The mail of a reset request, after the request was answered (see requestPasswordReset). At
+   * most one per account per PASSWORD_RESET_COOLDOWN_SECONDS: requests from many addresses
+   * cannot flood the mailbox, nor keep retiring the link the owner is about to use. Older links
+   * are retired only once the new mail went out, so a mailer failure leaves them working.
+   */
   async function sendReset(email: string): Promise<void> {
     if (email.length > 254) return;
     const user = await prisma.user.findUnique({ where: { email } });
     if (!user || user.status !== "ACTIVE") return;
     const token = newOpaqueToken();
     const now = new Date();
-    await prisma.$transaction(async (tx) => {
-      // Only the newest link works: asking again supersedes the mails sent before.
-      await retireResets(tx, user.id, now);
-      await tx.passwordReset.create({
+    const created = await prisma.$transaction(async (tx) => {
+      // Serializes requests for one account across processes, so two cannot both pass the check.
+      await tx.$queryRaw`SELECT 1 FROM users WHERE id = ${user.id}::uuid FOR NO KEY UPDATE`;
+      const recent = await tx.passwordReset.count({
+        where: { userId: user.id, createdAt: { gt: new Date(now.getTime() - settings.passwordResetCooldownSeconds * 1000) } },
+      });
+      if (recent > 0) return null;
+      return tx.passwordReset.create({
         data: {
           userId: user.id,
           tokenHash: sha256(token),
@@ -76,15 +91,30 @@ export function accountService(deps: AccountDeps, auth: AuthService) {
         },
       });
     });
-    await mailer.send({
-      to: user.email,
-      subject: "Reset your password",
-      text:
-        `Hello ${user.firstName},\n\n` +
-        `someone (hopefully you) asked to reset the password of your account. Choose a new one here:\n\n` +
-        `${settings.passwordResetUrl}${token}\n\n` +
-        `The link works once, within ${settings.passwordResetTtlMinutes} minutes. ` +
-        `If you did not ask for it, ignore this mail: your password stays as it is.\n`,
+    if (!created) {
+      logger.info({ user: user.id }, "password reset asked again within the cooldown; no mail sent");
+      return;
+    }
+    try {
+      await mailer.send({
+        to: user.email,
+        subject: "Reset your password",
+        text:
+          `Hello ${user.firstName},\n\n` +
+          `someone (hopefully you) asked to reset the password of your account. Choose a new one here:\n\n` +
+          `${settings.passwordResetUrl}${token}\n\n` +
+          `The link works once, within ${settings.passwordResetTtlMinutes} minutes. ` +
+          `If you did not ask for it, ignore this mail: your password stays as it is.\n`,
+      });
+    } catch (error) {
+      // Nobody got this link: drop it, so it neither counts against the cooldown nor lingers.
+      await prisma.passwordReset.deleteMany({ where: { id: created.id } });
+      throw error;
+    }
+    // Only the newest mail's link works from now on.
+    await prisma.passwordReset.updateMany({
+      where: { userId: user.id, usedAt: null, id: { not: created.id }, createdAt: { lte: created.createdAt } },
+      data: { usedAt: new Date() },
     });
   }
 
@@ -118,7 +148,7 @@ export function accountService(deps: AccountDeps, auth: AuthService) {
       }
       return updated;
     });
-    await purgeUser(targetId);
+    await cache.invalidate(userAndRootTags(targetId));
     logger.info({ actor: viewer.userId, user: targetId, ...data }, "user changed by an admin");
     return user;
   }
@@ -158,8 +188,11 @@ export function accountService(deps: AccountDeps, auth: AuthService) {
         await retireResets(tx, user.id, now);
       });
       await purgeUser(user.id);
-      // After the revocation, so this sign-in is the one that stays.
-      return auth.startSession(await prisma.user.findUniqueOrThrow({ where: { id: user.id } }));
+      // After the revocation, so this sign-in is the one that stays; unless the password changed
+      // again or the account closed since, which this sign-in must not outlive.
+      const session = await auth.startSession(await prisma.user.findUniqueOrThrow({ where: { id: user.id } }), passwordHash);
+      if (!session) throw conflict("The password was changed again or the account closed meanwhile; sign in again.");
+      return session;
     },
 
     /**

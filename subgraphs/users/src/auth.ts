@@ -4,7 +4,7 @@ import { badUserInput, ErrorCode, mapPrismaError, type TokenIssuer } from "@cata
 import { GraphQLError } from "graphql";
 import { z } from "zod";
 import { checkNewPassword, MAX_PASSWORD, MIN_PASSWORD, newOpaqueToken, sha256 } from "./passwords.ts";
-import type { User, UsersPrisma } from "./prisma.ts";
+import type { Tx, User, UsersPrisma } from "./prisma.ts";
 
 export interface AuthPayload {
   accessToken: string;
@@ -61,8 +61,32 @@ export function authService(prisma: UsersPrisma, issuer: TokenIssuer, onSignedIn
     };
   }
 
-  const revokeFamily = (familyId: string) =>
-    prisma.refreshToken.updateMany({ where: { familyId, revokedAt: null }, data: { revokedAt: new Date() } });
+  /**
+   * Issues a sign-in only if the user row, read under a lock in the same transaction, is still
+   * ACTIVE with the password hash the caller verified (null otherwise). The lock (FOR SHARE)
+   * conflicts with the row lock every password change, reset and admin status change takes by
+   * updating the row, so either that change commits first and this sees it, or this commits
+   * first and the change's revocation (a later statement of its transaction) sees this token.
+   * Without it a sign-in whose argon2 check overlapped a password change kept a live token.
+   */
+  const issueIfCurrent = (user: User, verifiedHash: string): Promise<AuthPayload | null> =>
+    prisma.$transaction(async (tx) => {
+      const current = await lockUser(tx, user.id);
+      if (!current || current.status !== "ACTIVE" || current.passwordHash !== verifiedHash) return null;
+      return issue(user, randomUUID(), undefined, tx);
+    });
+
+  /**
+   * Ends a sign-in: every token of its family. Under the user row's lock, like every revocation: a
+   * rotation in the family either committed first (its successor is revoked here) or waits for
+   * this and then finds its token revoked. Without the lock, an UPDATE that waited on the rotated
+   * token's row skipped the successor its snapshot could not see.
+   */
+  const revokeFamily = (row: { userId: string; familyId: string }) =>
+    prisma.$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT 1 FROM users WHERE id = ${row.userId}::uuid FOR NO KEY UPDATE`;
+      await tx.refreshToken.updateMany({ where: { familyId: row.familyId, revokedAt: null }, data: { revokedAt: new Date() } });
+    });
 
   return {
     async register(input: unknown): Promise<AuthPayload> {
@@ -104,7 +128,10 @@ export function authService(prisma: UsersPrisma, issuer: TokenIssuer, onSignedIn
         () => false,
       );
       if (!user || !matches || user.status !== "ACTIVE") throw invalidCredentials();
-      return issue(user, randomUUID());
+      // The same answer when the password changed or the account closed during the check.
+      const payload = await issueIfCurrent(user, user.passwordHash);
+      if (!payload) throw invalidCredentials();
+      return payload;
     },
 
     async refresh(token: string): Promise<AuthPayload> {
@@ -113,35 +140,41 @@ export function authService(prisma: UsersPrisma, issuer: TokenIssuer, onSignedIn
       if (row.revokedAt) {
         // A rotated token came back: either the client replayed it or someone stole it. Either
         // way nobody may keep using this sign-in.
-        await revokeFamily(row.familyId);
+        await revokeFamily(row);
         throw invalidRefreshToken();
       }
       if (row.expiresAt.getTime() <= Date.now()) throw invalidRefreshToken();
-      const user = await prisma.user.findUnique({ where: { id: row.userId } });
-      if (!user || user.status !== "ACTIVE") {
-        await revokeFamily(row.familyId);
-        throw invalidRefreshToken();
-      }
       // Marking the old token used and storing its successor commit together. A concurrent use
       // of the same token waits on the row lock, then finds it used, and revokes the family
       // after the successor exists, so the successor is revoked too: a replay race leaves no
-      // live token behind.
+      // live token behind. The user row is locked first (FOR SHARE, as in issueIfCurrent): a
+      // password change, reset or deactivation either commits before (then the old token is
+      // revoked and the conditional update below decides: no successor) or waits for this
+      // commit (then its revocation sees the successor). Without the lock, a revocation that
+      // waited on the old token's row lock skipped the successor it could not yet see.
       const payload = await prisma.$transaction(async (tx) => {
+        const current = await lockUser(tx, row.userId);
+        if (!current || current.status !== "ACTIVE") return null;
         const rotated = await tx.refreshToken.updateMany({
           where: { id: row.id, revokedAt: null },
           data: { revokedAt: new Date() },
         });
-        return rotated.count === 1 ? issue(user, row.familyId, row.expiresAt, tx) : null;
+        if (rotated.count !== 1) return null;
+        const user = await tx.user.findUniqueOrThrow({ where: { id: row.userId } });
+        return issue(user, row.familyId, row.expiresAt, tx);
       });
       if (!payload) {
-        await revokeFamily(row.familyId);
+        await revokeFamily(row);
         throw invalidRefreshToken();
       }
       return payload;
     },
 
-    /** A new sign-in for a user whose credentials were just checked elsewhere (changePassword). */
-    startSession: (user: User) => issue(user, randomUUID()),
+    /**
+     * A new sign-in for a user whose credentials were just checked elsewhere (changePassword sets
+     * `passwordHash`); null when the password changed again or the account closed since.
+     */
+    startSession: (user: User, passwordHash: string) => issueIfCurrent(user, passwordHash),
 
     /** Verifies a password against a stored hash (false on any malformed hash or input). */
     verifyPassword: (passwordHash: string, password: string) =>
@@ -149,10 +182,17 @@ export function authService(prisma: UsersPrisma, issuer: TokenIssuer, onSignedIn
 
     async logout(token: string): Promise<boolean> {
       const row = token.length <= 100 ? await prisma.refreshToken.findUnique({ where: { tokenHash: sha256(token) } }) : null;
-      if (row) await revokeFamily(row.familyId);
+      if (row) await revokeFamily(row);
       return true;
     },
   };
+}
+
+/** The user's row read under FOR SHARE: see issueIfCurrent. */
+async function lockUser(tx: Tx, userId: string): Promise<{ passwordHash: string; status: string } | undefined> {
+  const rows = await tx.$queryRaw<{ passwordHash: string; status: string }[]>`
+    SELECT password_hash AS "passwordHash", status::text AS status FROM users WHERE id = ${userId}::uuid FOR SHARE`;
+  return rows[0];
 }
 
 export type AuthService = ReturnType<typeof authService>;

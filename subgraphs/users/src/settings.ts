@@ -17,6 +17,8 @@ const schema = z.object({
   /** The reset link: the token is appended to it. */
   PASSWORD_RESET_URL: z.url().default("http://localhost:4000/reset-password?token="),
   PASSWORD_RESET_TTL_MINUTES: z.coerce.number().int().min(1).max(1440).default(30),
+  /** At most one reset mail per account within this many seconds; later requests are answered and ignored. */
+  PASSWORD_RESET_COOLDOWN_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
 });
 
 export interface UsersSettings {
@@ -26,6 +28,7 @@ export interface UsersSettings {
   mailFrom: string;
   passwordResetUrl: string;
   passwordResetTtlMinutes: number;
+  passwordResetCooldownSeconds: number;
 }
 
 export function usersSettings(env: Readonly<Record<string, string | undefined>>): UsersSettings {
@@ -37,5 +40,6 @@ export function usersSettings(env: Readonly<Record<string, string | undefined>>)
     mailFrom: parsed.MAIL_FROM,
     passwordResetUrl: parsed.PASSWORD_RESET_URL,
     passwordResetTtlMinutes: parsed.PASSWORD_RESET_TTL_MINUTES,
+    passwordResetCooldownSeconds: parsed.PASSWORD_RESET_COOLDOWN_SECONDS,
   };
 }

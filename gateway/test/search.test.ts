@@ -82,6 +82,47 @@ describe("search: relevance and typos", () => {
     expect((await list({ categoryId: root.id, search: "espresso grinder" })).totalCount).toBe(0);
   });
 
+  it("marks where a term matched, as plain text parts: the name's words and the description's passages; by spelling too; nothing without a term", async () => {
+    const { products } = stack.prisma;
+    const { root, leaf } = await createCategoryTree(products);
+    const word = `orbit${token().replace(/\d/g, "o")}`;
+    const lamp = await createProduct(products, { categoryId: leaf.id, name: `${word} <b>lamp</b>` });
+    await products.product.update({ where: { id: lamp.id }, data: { description: `Bright. Dims to a glow. Fits any ${word} shade. Made of oak.` } });
+    const HIGHLIGHT = `query ($filter: ProductFilter) { products(filter: $filter) { edges { node { id } highlight {
+      name { text match } description { text match } } } } }`;
+    const ask = async (filter: Record<string, unknown>) => {
+      const { body } = await anonymous(HIGHLIGHT, { filter });
+      expect(body.errors).toBeUndefined();
+      return body.data!.products.edges as { node: { id: string }; highlight: any }[];
+    };
+
+    const [byWords] = await ask({ categoryId: root.id, search: `${word} lamps` });
+    // Stemmed (lamps: lamp); the text is returned as written, markup included, never interpreted.
+    expect(byWords!.highlight.name).toEqual([
+      { text: word, match: true },
+      { text: " <b>", match: false },
+      { text: "lamp", match: true },
+      { text: "</b>", match: false },
+    ]);
+    expect(byWords!.highlight.description.filter((part: { match: boolean }) => part.match).map((part: { text: string }) => part.text)).toEqual([word]);
+    expect(byWords!.highlight.description.map((part: { text: string }) => part.text).join("")).toContain(`Fits any ${word} shade`);
+
+    // A spelling match marks the name's words close to the term's; the description is not searched then.
+    const [bySpelling] = await ask({ categoryId: root.id, search: word.slice(0, 3) + word.slice(4) });
+    expect(bySpelling!.node.id).toBe(lamp.id);
+    expect(bySpelling!.highlight).toEqual({ name: [{ text: word, match: true }, { text: " <b>lamp</b>", match: false }], description: null });
+
+    const [listed] = await ask({ categoryId: root.id });
+    expect(listed!.highlight).toBeNull();
+
+    // The marks cannot be forged: names refuse control characters.
+    const { body } = await asAdmin(`mutation ($input: UpdateProductInput!, $id: ID!) { updateProduct(id: $id, input: $input) { id } }`, {
+      id: lamp.id,
+      input: { name: "Lamp \u0001x" },
+    });
+    expect(body.errors![0]!.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.name" });
+  });
+
   it("matches category names and SKUs, and follows a category renamed after the product was filed", async () => {
     const { products } = stack.prisma;
     const { root, child, leaf } = await createCategoryTree(products);

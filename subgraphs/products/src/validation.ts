@@ -12,7 +12,24 @@ export const CURRENCIES = new Set([
 
 const MAX_AMOUNT = 99_999_999.99;
 
-const name = z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters");
+/** Whether `value` holds a control character (a description may hold tabs and line breaks). */
+function hasControl(value: string, allowLines = false): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if ((code < 0x20 || code === 0x7f) && !(allowLines && (code === 0x09 || code === 0x0a || code === 0x0d))) return true;
+  }
+  return false;
+}
+const name = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .max(200, "must be at most 200 characters")
+  .refine((value) => !hasControl(value), "must not contain control characters");
+const description = z
+  .string()
+  .max(5000, "must be at most 5000 characters")
+  .refine((value) => !hasControl(value, true), "must not contain control characters other than tabs and line breaks");
 const money = z.object({
   amount: z
     .string()
@@ -40,7 +57,7 @@ export const createProductInput = z.object({
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$/, "must be 2 to 64 letters, digits, dots, dashes or underscores")
     .transform((value) => value.toUpperCase()),
   name,
-  description: z.string().max(5000, "must be at most 5000 characters").nullish().transform((value) => value ?? ""),
+  description: description.nullish().transform((value) => value ?? ""),
   price: money,
   imageUrls: imageUrls.nullish().transform((value) => value ?? []),
   weightGrams,
@@ -50,7 +67,7 @@ export const createProductInput = z.object({
 
 export const updateProductInput = z.object({
   name: name.nullish(),
-  description: z.string().max(5000, "must be at most 5000 characters").nullish(),
+  description: description.nullish(),
   price: money.nullish(),
   imageUrls: imageUrls.nullish(),
   weightGrams: weightGrams.nullish(),

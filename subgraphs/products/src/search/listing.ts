@@ -77,12 +77,13 @@ export async function productConnection(args: ProductsArgs, ctx: Context, info: 
   // cached like stock is (30 s), where other listings keep 5 minutes.
   if (query.inStock !== undefined || selectsPath(info, ["facets"])) maybeCacheControlFromInfo(info)?.setCacheHint({ maxAge: 30 });
   const withSummaries = selectsPath(info, ["edges", "node", "reviewSummary"]);
-  const page = await ctx.search.page(query, { first, after: args.after ?? undefined, withSummaries });
+  const withHighlights = selectsPath(info, ["edges", "highlight"]);
+  const page = await ctx.search.page(query, { first, after: args.after ?? undefined, withSummaries, withHighlights });
   for (const entry of page.entries) {
     ctx.loaders.productById.prime(entry.product.id, entry.product);
     if (entry.reviewSummary) ctx.loaders.reviewSummary.prime(entry.product.id, entry.reviewSummary);
   }
-  const edges = page.entries.map((entry) => ({ cursor: entry.cursor, node: entry.product }));
+  const edges = page.entries.map((entry) => ({ cursor: entry.cursor, node: entry.product, highlight: entry.highlight ?? null }));
   const facets: FacetSource = { search: ctx.search, query };
   return {
     edges,

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { badUserInput, decodeCursor, encodeCursor, isUuid, parseCursorDate, type Database } from "@catalog/common";
 import { REVIEW_SUMMARY_COLUMNS, reviewSummaryOf } from "../loaders.ts";
 import { Prisma, type Product } from "../prisma.ts";
-import type { CatalogSearch, FacetDimension, ListingEntry, ListingQuery, ProductSort } from "./types.ts";
+import type { CatalogSearch, FacetDimension, ListingEntry, ListingQuery, ProductSort, TextPart } from "./types.ts";
 
 /** A WHERE clause under construction: conditions joined by AND, values as $1..$n. */
 class Conditions {
@@ -23,7 +23,42 @@ class Conditions {
 
 /** A products row as the driver returns it, columns named as Prisma's Product. */
 type ProductRow = Omit<Product, "priceAmount"> & { priceAmount: string };
-type ListingRow = ProductRow & { sortKey: unknown; reviewCount?: number; reviewAverage?: number | null };
+type ListingRow = ProductRow & {
+  sortKey: unknown;
+  reviewCount?: number;
+  reviewAverage?: number | null;
+  nameMarked?: string | null;
+  descriptionMarked?: string | null;
+  nameWords?: string[] | null;
+};
+
+/** What ts_headline puts around a match: characters no product text holds (validation.ts refuses them). */
+const MARK_START = "\u0001";
+const MARK_STOP = "\u0002";
+
+/** Text with the matches marked (MARK_START ... MARK_STOP) as parts; none marked is null. */
+export function markedParts(marked: string | null | undefined): TextPart[] | null {
+  if (!marked) return null;
+  const parts: TextPart[] = [];
+  for (const [i, piece] of marked.split(new RegExp(`[${MARK_START}${MARK_STOP}]`)).entries()) {
+    if (piece) parts.push({ text: piece, match: i % 2 === 1 });
+  }
+  return parts.some((part) => part.match) ? parts : null;
+}
+
+/** A name split into parts, the words in `matched` (lower case) marked. */
+function wordParts(name: string, matched: readonly string[]): TextPart[] {
+  const set = new Set(matched);
+  const parts: TextPart[] = [];
+  for (const piece of name.split(/([\p{L}\p{N}]+)/u)) {
+    if (!piece) continue;
+    const match = set.has(piece.toLowerCase());
+    const last = parts.at(-1);
+    if (last && last.match === match) last.text += piece;
+    else parts.push({ text: piece, match });
+  }
+  return parts;
+}
 
 const PRODUCT_COLUMNS = `p.id::text AS id, p.sku, p.name, p.description, p.price_amount::text AS "priceAmount", p.currency,
   p.image_urls AS "imageUrls", p.weight_grams AS "weightGrams", p.status::text AS status, p.category_id::text AS "categoryId",
@@ -98,6 +133,24 @@ function conditions(query: ListingQuery, match: Match, without?: FacetDimension)
   return { where, rank };
 }
 
+/**
+ * The page's highlight columns (over the page subquery `l`). Words: ts_headline marks the matched
+ * words of the whole name, and up to two passages of the description around its matches. Spelling:
+ * the words of the name close to a word of the term (the `<%` the match used), as a list.
+ */
+function highlightColumns(where: Conditions, term: string, match: Match): string {
+  const marks = `StartSel=${MARK_START}, StopSel=${MARK_STOP}`;
+  if (match === "words") {
+    // Any of the term's words, not all: a passage shows the words it holds even where the others
+    // are only in the name. (The query's text form, its AND turned into OR; its lexemes are stemmed.)
+    const query = `replace(websearch_to_tsquery('english', ${where.value(term)})::text, ' & ', ' | ')::tsquery`;
+    return `ts_headline('english', l.name, ${query}, ${where.value(`HighlightAll=true, ${marks}`)}) AS "nameMarked",
+      ts_headline('english', l.description, ${query}, ${where.value(`MaxFragments=2, MaxWords=18, MinWords=6, FragmentDelimiter=" … ", ${marks}`)}) AS "descriptionMarked"`;
+  }
+  return `(SELECT array_agg(DISTINCT w) FROM regexp_split_to_table(lower(l.name), '[^[:alnum:]]+') w
+      WHERE w <> '' AND EXISTS (SELECT 1 FROM unnest(${where.value(plainWords(term))}::text[]) q WHERE q <% w)) AS "nameWords"`;
+}
+
 interface Ordering {
   /** The SQL the rows are ordered by (the id breaks ties, in the same direction). */
   key(rank: (() => string) | undefined): string;
@@ -168,7 +221,7 @@ export function postgresSearch(db: Database): CatalogSearch {
   }
 
   return {
-    async page(query, { first, after, withSummaries }) {
+    async page(query, { first, after, withSummaries, withHighlights }) {
       const ordering = ORDERINGS[query.sort];
       const match = await matchOf(query);
       const kind = cursorKind(query, match);
@@ -191,21 +244,31 @@ export function postgresSearch(db: Database): CatalogSearch {
       // in the same statement, joined to the page only: one round trip, not two.
       const pageSql = `SELECT ${PRODUCT_COLUMNS}, ${key} AS "sortKey" FROM products p ${where.sql}
         ORDER BY ${key} ${direction}, p.id ${direction} LIMIT ${where.value(first + 1)}`;
+      // Highlights, like summaries, are computed for the page's rows only, around the page query.
+      const highlight = withHighlights && query.search ? highlightColumns(where, query.search, match) : undefined;
       const rows = await db.read<ListingRow>(
-        withSummaries
-          ? `SELECT l.*, s.count AS "reviewCount", s.average AS "reviewAverage"
+        withSummaries || highlight
+          ? `SELECT l.*${withSummaries ? `, s.count AS "reviewCount", s.average AS "reviewAverage"` : ""}${highlight ? `, ${highlight}` : ""}
              FROM (${pageSql}) l
-             LEFT JOIN LATERAL (SELECT ${REVIEW_SUMMARY_COLUMNS} FROM reviews r WHERE r.product_id = l.id::uuid) s ON true
+             ${withSummaries ? `LEFT JOIN LATERAL (SELECT ${REVIEW_SUMMARY_COLUMNS} FROM reviews r WHERE r.product_id = l.id::uuid) s ON true` : ""}
              ORDER BY l."sortKey" ${direction}, l.id ${direction}`
           : pageSql,
         where.params,
       );
       const entries = rows.slice(0, first).map((row): ListingEntry => {
-        const { reviewCount, reviewAverage, sortKey: _key, ...product } = row;
+        const { reviewCount, reviewAverage, sortKey: _key, nameMarked, descriptionMarked, nameWords, ...product } = row;
         return {
           product: { ...product, priceAmount: new Prisma.Decimal(product.priceAmount) },
           cursor: encodeCursor(kind, [ordering.value(row), row.id]),
           ...(withSummaries ? { reviewSummary: reviewSummaryOf(reviewCount, reviewAverage) } : {}),
+          ...(highlight
+            ? {
+                highlight: {
+                  name: match === "words" ? (markedParts(nameMarked) ?? [{ text: product.name, match: false }]) : wordParts(product.name, nameWords ?? []),
+                  description: markedParts(descriptionMarked),
+                },
+              }
+            : {}),
         };
       });
       return { entries, hasNextPage: rows.length > first };

@@ -26,6 +26,20 @@ export interface ListingEntry {
   cursor: string;
   /** Present when the page was asked for with summaries (one statement instead of two). */
   reviewSummary?: ReviewSummaryRow;
+  /** Present when the page was asked for with highlights and has a search term. */
+  highlight?: SearchHighlight;
+}
+
+/** A piece of text in order; `match`: a part the search term matched. */
+export interface TextPart {
+  text: string;
+  match: boolean;
+}
+
+export interface SearchHighlight {
+  name: TextPart[];
+  /** Passages around the matches; null when the description did not match. */
+  description: TextPart[] | null;
 }
 
 export interface ListingPage {
@@ -39,7 +53,7 @@ export interface ListingPage {
  * issuing its own cursors, with the catalog still read from PostgreSQL by id.
  */
 export interface CatalogSearch {
-  page(query: ListingQuery, options: { first: number; after: string | undefined; withSummaries: boolean }): Promise<ListingPage>;
+  page(query: ListingQuery, options: { first: number; after: string | undefined; withSummaries: boolean; withHighlights: boolean }): Promise<ListingPage>;
   /** How many products match. */
   count(query: ListingQuery): Promise<number>;
   /** Matching products per category, each counted in its own category and every one above it. */

@@ -12,7 +12,8 @@
 //   - plain listing:          products(first: 20) newest first, with totalCount;
 //   - ranked search:          the same page for one of 12 search terms (RELEVANCE), typos and
 //                             phrases included;
-//   - ranked faceted search:  the same, plus category, price-range and availability facets.
+//   - ranked search, highlighted: the same, with each product's highlight (name and description);
+//   - ranked faceted search:  the same as ranked search, plus category, price-range and availability facets.
 // Measurement: autocannon, BENCH_CONNECTIONS (4) connections, a 2 s warm-up then BENCH_SECONDS (8)
 // timed per workload; ROUNDS (3) interleaved rounds; medians of req/s, p50 and p99 over rounds, and
 // each workload's p50 and p99 as a ratio to the plain listing's in the same round (median). Loopback
@@ -61,6 +62,15 @@ const WORKLOADS: Workload[] = [
     name: "ranked search",
     bodies: TERMS.map((term) =>
       JSON.stringify({ query: `query ($q: String!) { products(first: 20, filter: { search: $q }) { totalCount edges { node { ${NODE} } } } }`, variables: { q: term } }),
+    ),
+  },
+  {
+    name: "ranked search, highlighted",
+    bodies: TERMS.map((term) =>
+      JSON.stringify({
+        query: `query ($q: String!) { products(first: 20, filter: { search: $q }) { totalCount edges { node { ${NODE} } highlight { name { text match } description { text match } } } } }`,
+        variables: { q: term },
+      }),
     ),
   },
   {

@@ -1,4 +1,5 @@
 import { badUserInput } from "./errors.ts";
+import { isUuid } from "./ids.ts";
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
@@ -103,4 +104,24 @@ export function parseCursorDate(raw: unknown): Date | undefined {
   if (typeof raw !== "string" || !ISO_WRITTEN.test(raw)) return undefined;
   const date = new Date(raw);
   return !Number.isNaN(date.getTime()) && date.toISOString() === raw ? date : undefined;
+}
+
+/** A row's place in a list ordered by creation time, its id breaking ties. */
+export interface TimeKey {
+  createdAt: Date;
+  id: string;
+}
+
+/** A connection over rows ordered by (createdAt, id), its cursors of kind `kind`. */
+export function timeConnection<T extends TimeKey>(rows: T[], first: number, kind: string): Connection<T> {
+  return toConnection(rows, first, (row) => encodeCursor(kind, [row.createdAt.toISOString(), row.id]));
+}
+
+/** The (createdAt, id) an `after` cursor of `timeConnection` names; BAD_USER_INPUT for any other. */
+export function decodeTimeCursor(cursor: string | null | undefined, kind: string, argument = "after"): TimeKey | undefined {
+  const values = decodeCursor(cursor, kind, 2, argument);
+  if (!values) return undefined;
+  const createdAt = parseCursorDate(values[0]);
+  if (!createdAt || !isUuid(values[1])) throw badUserInput(`Argument "${argument}" is not a cursor this list issued.`, argument);
+  return { createdAt, id: values[1].toLowerCase() };
 }

@@ -1,4 +1,4 @@
-import { badUserInput, decodeCursor, encodeCursor, isUuid, parseCursorDate, parseFirst, toConnection, type Connection, type Database } from "@catalog/common";
+import { decodeTimeCursor, parseFirst, timeConnection, type Connection, type Database, type TimeKey } from "@catalog/common";
 import { VISIBLE_REVIEW } from "./loaders.ts";
 import type { Review } from "./prisma.ts";
 
@@ -9,7 +9,7 @@ export interface ReviewPageKey {
   productId: string;
   first: number;
   /** The last review of the previous page. */
-  after?: { createdAt: Date; id: string } | undefined;
+  after?: TimeKey | undefined;
 }
 
 export function reviewPageKey(key: ReviewPageKey): string {
@@ -18,16 +18,12 @@ export function reviewPageKey(key: ReviewPageKey): string {
 
 /** The arguments of `Product.reviews` as a loader key; a bad `first` or a cursor we did not issue is BAD_USER_INPUT. */
 export function reviewPageArgs(productId: string, args: { first?: number | null; after?: string | null }): ReviewPageKey {
-  const first = parseFirst(args.first ?? 10);
-  const cursor = decodeCursor(args.after, CURSOR_KIND, 2);
-  if (!cursor) return { productId, first };
-  const createdAt = parseCursorDate(cursor[0]);
-  if (!createdAt || !isUuid(cursor[1])) throw badUserInput(`Argument "after" is not a cursor this list issued.`, "after");
-  return { productId, first, after: { createdAt, id: cursor[1].toLowerCase() } };
+  const after = decodeTimeCursor(args.after, CURSOR_KIND);
+  return { productId, first: parseFirst(args.first ?? 10), ...(after ? { after } : {}) };
 }
 
 export function reviewConnection(rows: Review[], first: number): Connection<Review> {
-  return toConnection(rows, first, (row) => encodeCursor(CURSOR_KIND, [row.createdAt.toISOString(), row.id]));
+  return timeConnection(rows, first, CURSOR_KIND);
 }
 
 const COLUMNS = `r.id::text AS id, r.product_id::text AS "productId", r.author_id::text AS "authorId", r.rating::int AS rating,

@@ -1,4 +1,4 @@
-import { badUserInput, decodeCursor, encodeCursor, isUuid, parseCursorDate, parseFirst, parseId, toConnection } from "@catalog/common";
+import { decodeTimeCursor, isUuid, parseFirst, parseId, timeConnection } from "@catalog/common";
 import { findCart, myCart } from "../carts.ts";
 import { purchasedProducts } from "../purchases.ts";
 import { visibleOrder } from "./Order.ts";
@@ -25,13 +25,7 @@ export const Query: QueryResolvers = {
   async orders(_, args, ctx) {
     const first = parseFirst(args.first);
     const filter = args.filter ?? {};
-    const cursor = decodeCursor(args.after, ADMIN_CURSOR, 2);
-    let after: { createdAt: Date; id: string } | undefined;
-    if (cursor) {
-      const createdAt = parseCursorDate(cursor[0]);
-      if (!createdAt || !isUuid(cursor[1])) throw badUserInput(`Argument "after" is not a cursor this list issued.`, "after");
-      after = { createdAt, id: cursor[1] };
-    }
+    const after = decodeTimeCursor(args.after, ADMIN_CURSOR);
     const where = {
       ...(filter.status ? { status: filter.status } : {}),
       ...(filter.userId ? { userId: parseId(filter.userId, "filter.userId") } : {}),
@@ -48,7 +42,7 @@ export const Query: QueryResolvers = {
     });
     for (const row of rows) ctx.loaders.orderById.prime(row.id, row);
     return {
-      ...toConnection(rows, first, (row) => encodeCursor(ADMIN_CURSOR, [row.createdAt.toISOString(), row.id])),
+      ...timeConnection(rows, first, ADMIN_CURSOR),
       totalCount: () => ctx.prisma.order.count({ where }),
     };
   },

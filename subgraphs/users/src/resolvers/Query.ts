@@ -1,4 +1,4 @@
-import { badUserInput, decodeCursor, encodeCursor, escapeLike, isUuid, parseCursorDate, parseFirst, parseId, toConnection } from "@catalog/common";
+import { badUserInput, decodeTimeCursor, escapeLike, parseFirst, parseId, timeConnection } from "@catalog/common";
 import type { Prisma } from "../generated/prisma/client.ts";
 import type { User } from "../prisma.ts";
 import type { QueryResolvers } from "../generated/graphql.ts";
@@ -40,15 +40,8 @@ export const Query: QueryResolvers = {
           }
         : {}),
     };
-    const after = decodeCursor(args.after, CURSOR_KIND, 2);
-    let keyset: Prisma.UserWhereInput | undefined;
-    if (after) {
-      const createdAt = parseCursorDate(after[0]);
-      if (!createdAt || !isUuid(after[1])) {
-        throw badUserInput(`Argument "after" is not a cursor this list issued.`, "after");
-      }
-      keyset = { OR: [{ createdAt: { gt: createdAt } }, { createdAt, id: { gt: after[1] } }] };
-    }
+    const after = decodeTimeCursor(args.after, CURSOR_KIND);
+    const keyset: Prisma.UserWhereInput | undefined = after && { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] };
     const rows = await ctx.prisma.user.findMany({
       where: keyset ? { AND: [where, keyset] } : where,
       orderBy: [{ createdAt: "asc" }, { id: "asc" }],
@@ -56,7 +49,7 @@ export const Query: QueryResolvers = {
     });
     for (const row of rows) ctx.loaders.userById.prime(row.id, row);
     return {
-      ...toConnection(rows, first, (row) => encodeCursor(CURSOR_KIND, [row.createdAt.toISOString(), row.id])),
+      ...timeConnection(rows, first, CURSOR_KIND),
       totalCount: () => ctx.prisma.user.count({ where }),
     };
   },

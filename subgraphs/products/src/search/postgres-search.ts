@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { badUserInput, decodeCursor, encodeCursor, isUuid, parseCursorDate, type Database } from "@catalog/common";
-import { REVIEW_SUMMARY_COLUMNS, reviewSummaryOf } from "../loaders.ts";
+import { REVIEW_SUMMARY_COLUMNS, reviewSummaryOf, VISIBLE_REVIEW } from "../loaders.ts";
 import { Prisma, type Product } from "../prisma.ts";
 import type { CatalogSearch, FacetDimension, ListingEntry, ListingQuery, ProductSort, TextPart } from "./types.ts";
 
@@ -250,7 +250,7 @@ export function postgresSearch(db: Database): CatalogSearch {
         withSummaries || highlight
           ? `SELECT l.*${withSummaries ? `, s.count AS "reviewCount", s.average AS "reviewAverage"` : ""}${highlight ? `, ${highlight}` : ""}
              FROM (${pageSql}) l
-             ${withSummaries ? `LEFT JOIN LATERAL (SELECT ${REVIEW_SUMMARY_COLUMNS} FROM reviews r WHERE r.product_id = l.id::uuid) s ON true` : ""}
+             ${withSummaries ? `LEFT JOIN LATERAL (SELECT ${REVIEW_SUMMARY_COLUMNS} FROM reviews r WHERE r.product_id = l.id::uuid AND ${VISIBLE_REVIEW}) s ON true` : ""}
              ORDER BY l."sortKey" ${direction}, l.id ${direction}`
           : pageSql,
         where.params,

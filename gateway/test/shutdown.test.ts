@@ -30,6 +30,10 @@ function startGatewayProcess() {
       LOG_LEVEL: "info",
       RESPONSE_CACHE_ENABLED: "false",
       RATE_LIMIT_ENABLED: "false",
+      // The held calls wait for the drain to be seen (SIGTERM, then /health refused), which on a
+      // machine busy with the rest of the suite took past the default 10 s: a timeout is not what
+      // this test is about. Still under the drain's grace (REQUEST_TIMEOUT_MS + 1 s).
+      SUBGRAPH_TIMEOUT_MS: "25000",
       USERS_SUBGRAPH_URL: `${stack.subgraphs.users.url}/graphql`,
       PRODUCTS_SUBGRAPH_URL: proxy.url,
       ORDERS_SUBGRAPH_URL: `${stack.subgraphs.orders.url}/graphql`,

@@ -59,6 +59,8 @@ describe("SIGTERM", () => {
           body: JSON.stringify({ query: `query ($id: ID!) { product(id: $id) { id name } }`, variables: { id: product.id } }),
         }),
       );
+      // If the test fails before they are awaited, the SIGKILL below ends them: not another error.
+      for (const request of inFlight) request.catch(() => {});
       await eventually(async () => expect(proxy.received - received).toBe(3));
 
       gateway.child.kill("SIGTERM");

@@ -26,22 +26,25 @@ export interface ListenOptions {
 /** Listens on `port` (0 picks a free one) on `host` and reports the address actually bound. */
 export function listen(app: RequestListener, port: number, host = "127.0.0.1", options: ListenOptions = {}): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
+    // Answers in flight when a drain starts, and requests that still arrive on kept-alive
+    // connections during it, end with `Connection: close`. The header is set before the app runs:
+    // an app that answers at once (a health check) has sent its headers by the time any later
+    // listener could, and a client polling on one kept-alive connection would keep it, and the
+    // drain, open until the grace ran out.
+    let draining = false;
+    const inFlight = new Set<ServerResponse>();
     const server: Server = createServer(
       {
         ...(options.maxHeaderBytes ? { maxHeaderSize: options.maxHeaderBytes } : {}),
         ...(options.requestTimeoutMs ? { requestTimeout: options.requestTimeoutMs, headersTimeout: Math.min(options.requestTimeoutMs, 60_000) } : {}),
       },
-      app,
+      (req, res) => {
+        if (draining) res.setHeader("connection", "close");
+        inFlight.add(res);
+        res.once("close", () => inFlight.delete(res));
+        app(req, res);
+      },
     );
-    // Answers in flight when a drain starts, and requests that still arrive on kept-alive
-    // connections during it, end with `Connection: close`.
-    let draining = false;
-    const inFlight = new Set<ServerResponse>();
-    server.on("request", (_req, res: ServerResponse) => {
-      if (draining && !res.headersSent) res.setHeader("connection", "close");
-      inFlight.add(res);
-      res.once("close", () => inFlight.delete(res));
-    });
     server.listen(port, host);
     server.once("error", reject);
     server.once("listening", () => {

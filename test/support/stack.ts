@@ -114,6 +114,13 @@ const TEST_GATEWAY_ENV: Record<string, string> = {
   // Tests run every service in one process, where loading a module can hold the event loop for
   // a second: that is not overload. The load-shedding test turns shedding on for its gateway.
   SHED_EVENT_LOOP_DELAY_MS: "0",
+  // Every test file calls from 127.0.0.1, and a test's steady load can pass the default 300
+  // anonymous requests a minute on a fast machine: budgets no test reaches by accident. The
+  // rate-limit tests set their own (an extra gateway's env comes last).
+  RATE_LIMIT_ANONYMOUS_POINTS: "1000000",
+  RATE_LIMIT_POINTS: "1000000",
+  SIGNIN_RATE_LIMIT_POINTS: "1000000",
+  REVIEW_RATE_LIMIT_POINTS: "1000000",
 };
 
 /**
@@ -146,11 +153,6 @@ export async function startStack(
         {
           NODE_ENV: "test",
           ...TEST_GATEWAY_ENV,
-          // Every test file calls from 127.0.0.1 into one Redis prefix; the rate-limit tests set their own.
-          RATE_LIMIT_ANONYMOUS_POINTS: "1000000",
-          RATE_LIMIT_POINTS: "1000000",
-          SIGNIN_RATE_LIMIT_POINTS: "1000000",
-          REVIEW_RATE_LIMIT_POINTS: "1000000",
           ...authEnv,
           ...(authEnv.JWT_ALGORITHM === "RS256" && !authEnv.JWT_PUBLIC_KEY && !authEnv.JWT_JWKS_URL
             ? { JWT_JWKS_URL: `${urls.users}/.well-known/jwks.json` }

@@ -35,8 +35,7 @@ import { operationLimitsPlugin, type CostModel } from "./operation-limits.ts";
 import { partnerAuthentication, partnerQuotas, persistedOnly } from "./persisted/partners.ts";
 import type { PersistedOperationRegistry } from "./persisted/registry.ts";
 import type { RateLimiter } from "./rate-limit.ts";
-import { mutationLimitPlugin } from "./mutation-limit.ts";
-import { reviewWriteLimit, signInLimit } from "./signin-limit.ts";
+import { mutationLimitPlugin, reviewWriteLimit, signInLimit } from "./mutation-limit.ts";
 import {
   ANSWERED,
   middlewareStage,

@@ -146,27 +146,13 @@ export async function buildGateway(
   // Until Redis is connected, rate limits fail open; give it a moment so a normal start enforces
   // them from the first request. A Redis that is down does not hold the gateway back for longer.
   if (!(await cache.connected(2_000))) logger.warn("redis not connected at start; serving without it until it is");
-  const rateLimiter = createRateLimiter({
-    redis: cache.redis,
-    keyPrefix: config.redisKeyPrefix,
-    config: config.rateLimit,
-    logger,
-    metrics,
-  });
-  const signInLimiter = createRateLimiter({
-    redis: cache.redis,
-    keyPrefix: `${config.redisKeyPrefix}signin:`,
-    config: { points: config.signInRateLimit, anonymousPoints: config.signInRateLimit, windowSeconds: config.rateLimit.windowSeconds },
-    logger,
-    metrics,
-  });
-  const reviewLimiter = createRateLimiter({
-    redis: cache.redis,
-    keyPrefix: `${config.redisKeyPrefix}reviews:`,
-    config: { points: config.reviewRateLimit.points, anonymousPoints: config.reviewRateLimit.points, windowSeconds: config.reviewRateLimit.windowSeconds },
-    logger,
-    metrics,
-  });
+  const limiter = (keySuffix: string, limits: { points: number; anonymousPoints: number; windowSeconds: number }) =>
+    createRateLimiter({ redis: cache.redis, keyPrefix: `${config.redisKeyPrefix}${keySuffix}`, config: limits, logger, metrics });
+  const rateLimiter = limiter("", config.rateLimit);
+  // Budgets of their own (mutation-limit.ts), the same for anonymous and signed-in callers.
+  const budget = (points: number, windowSeconds: number) => ({ points, anonymousPoints: points, windowSeconds });
+  const signInLimiter = limiter("signin:", budget(config.signInRateLimit, config.rateLimit.windowSeconds));
+  const reviewLimiter = limiter("reviews:", budget(config.reviewRateLimit.points, config.reviewRateLimit.windowSeconds));
   let wasShedding = false;
   const shedder =
     config.shedEventLoopDelayMs > 0

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createTokenIssuer, loadAuthConfig, type Viewer } from "@catalog/common";
+import { createTokenIssuer, loadAuthConfig, scopesForRoles, type Viewer } from "@catalog/common";
 
 /** Secrets for this test process: random, never written anywhere. */
 export const TEST_AUTH_ENV: Record<string, string> = {
@@ -19,8 +19,7 @@ export const bearer = (user: { id: string; roles?: string[] }) => ({ authorizati
 
 /** What a subgraph sees for a signed-in user (for in-process executeOperation tests). */
 export function viewerFor(userId: string, roles: string[] = ["CUSTOMER"]): Viewer {
-  const scopes = roles.includes("ADMIN") ? ["catalog:write", "orders:read", "orders:write", "partners:write", "reviews:moderate", "users:read", "users:write"] : [];
-  return { userId, roles, scopes };
+  return { userId, roles, scopes: scopesForRoles(roles) };
 }
 
 /** An admin that exists only in tokens: authorization never looks the admin up. */

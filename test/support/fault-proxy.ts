@@ -3,14 +3,6 @@ import type { AddressInfo } from "node:net";
 
 export type ProxyMode = "pass" | "drop-response" | "hang" | "hold" | "reset" | "garbage";
 
-/**
- * A real HTTP hop between two services that can misbehave on purpose: pass requests on, forward
- * them and then lose the answer (the callee did the work, the caller never hears of it), accept
- * them and never answer, hold them until `release()` and then pass them on, or cut the connection
- * as soon as a request arrives (`reset`: the callee never sees it; `resetNext(n)` does it to the
- * next n requests only), or answer 200 with an HTML page (`garbage`). It counts the requests it
- * received. Loopback only.
- */
 interface Upstream {
   status: number;
   headers: IncomingMessage["headers"];
@@ -35,6 +27,14 @@ function forward(url: URL, method: string, headers: Record<string, string>, body
   });
 }
 
+/**
+ * A real HTTP hop between two services that can misbehave on purpose: pass requests on, forward
+ * them and then lose the answer (the callee did the work, the caller never hears of it), accept
+ * them and never answer, hold them until `release()` and then pass them on, or cut the connection
+ * as soon as a request arrives (`reset`: the callee never sees it; `resetNext(n)` does it to the
+ * next n requests only), or answer 200 with an HTML page (`garbage`). It counts the requests it
+ * received. Loopback only.
+ */
 export async function startFaultProxy(target: () => string) {
   let mode: ProxyMode = "pass";
   let received = 0;

@@ -98,8 +98,7 @@ const PUBLIC_EXTENSIONS = new Set([
   "to",
   "allowed",
   // Why a write was refused, stable for clients to branch on (REVIEW_EXISTS, CATEGORY_CYCLE, SELF,
-  // NOT_ACTIVE_ADMIN, ...),
-  // and the review to edit instead of writing a second.
+  // NOT_ACTIVE_ADMIN, ...), and the review to edit instead of writing a second.
   "reason",
   "reviewId",
 ]);

@@ -2,10 +2,10 @@ import { badUserInput, coded, ErrorCode, mapPrismaError, notFound, parseId } fro
 import type { Context } from "./context.ts";
 import { PRODUCT_LISTS } from "./listing-tags.ts";
 import type { Category, ProductsPrisma, ProductsTransaction } from "./prisma.ts";
-import { optionalId, updateCategoryInput, validate } from "./validation.ts";
+import { createCategoryInput, optionalId, slugOf, updateCategoryInput, validate } from "./validation.ts";
 
 /** The deepest depth a category may have (the root is 0): six levels in all. */
-export const MAX_CATEGORY_DEPTH = 5;
+const MAX_CATEGORY_DEPTH = 5;
 
 /**
  * Runs a change of the category tree under one lock for the whole tree. Paths are materialised
@@ -16,7 +16,7 @@ export const MAX_CATEGORY_DEPTH = 5;
  * time while readers (listings, search) go on; it is released at commit. It works the same in
  * PGlite (embedded mode), which has no second connection anyway.
  */
-export function withTreeLock<T>(prisma: ProductsPrisma, change: (tx: ProductsTransaction) => Promise<T>): Promise<T> {
+function withTreeLock<T>(prisma: ProductsPrisma, change: (tx: ProductsTransaction) => Promise<T>): Promise<T> {
   return prisma.$transaction(
     async (tx) => {
       await tx.$executeRawUnsafe(`LOCK TABLE categories IN SHARE ROW EXCLUSIVE MODE`);
@@ -46,10 +46,34 @@ async function purge(ctx: Context, categoryIds: Iterable<string>): Promise<void>
   await ctx.cache.invalidate([...new Set([...categoryIds].map((id) => `Category:${id}`)), "Query.categories", "Query.category", ...PRODUCT_LISTS]);
 }
 
-async function lockedCategory(tx: ProductsTransaction, id: string, field?: string): Promise<Category> {
+/** The category `id` as the transaction sees it; NOT_FOUND, or BAD_USER_INPUT naming `field` when it is an argument pointing at it. */
+async function categoryIn(tx: ProductsTransaction, id: string, field?: string): Promise<Category> {
   const category = await tx.category.findUnique({ where: { id } });
   if (!category) throw field ? badUserInput(`${field} does not name an existing category.`, field) : notFound(`No category has id ${id}.`);
   return category;
+}
+
+export async function createCategory(ctx: Context, rawInput: unknown): Promise<Category> {
+  const input = validate(createCategoryInput, rawInput);
+  const parentId = optionalId(input.parentId, "input.parentId");
+  const slug = input.slug ?? slugOf(input.name);
+  if (!slug) throw badUserInput("input.slug is required when the name has no letters or digits.", "input.slug");
+  // The path embeds the new row's own id, so the row is created and its path set in one
+  // transaction; under the tree lock, so the parent's path cannot move meanwhile.
+  const { created, parent } = await withTreeLock(ctx.prisma, async (tx) => {
+    const parent = parentId ? await categoryIn(tx, parentId, "input.parentId") : null;
+    if (parent && parent.depth + 1 > MAX_CATEGORY_DEPTH) {
+      throw badUserInput(`Categories nest at most ${MAX_CATEGORY_DEPTH + 1} levels deep.`, "input.parentId");
+    }
+    const row = await tx.category.create({
+      data: { name: input.name, slug, parentId: parent?.id ?? null, path: "", depth: parent ? parent.depth + 1 : 0 },
+    });
+    const placed = await tx.category.update({ where: { id: row.id }, data: { path: `${parent?.path ?? "/"}${row.id}/` } });
+    return { created: placed, parent };
+  }).catch((error: unknown) => mapPrismaError(error, { unique: () => `A category with slug "${slug}" already exists.` }));
+  // The parent's `children` changed; a new root changes `categories`.
+  await ctx.cache.invalidate(parent ? [`Category:${parent.id}`] : ["Query.categories"]);
+  return created;
 }
 
 export async function updateCategory(ctx: Context, rawId: string, rawInput: unknown): Promise<Category> {
@@ -71,8 +95,8 @@ export async function moveCategory(ctx: Context, rawId: string, rawParentId: str
   const id = parseId(rawId);
   const parentId = optionalId(rawParentId, "parentId") ?? null;
   const { moved, touched } = await withTreeLock(ctx.prisma, async (tx) => {
-    const category = await lockedCategory(tx, id);
-    const parent = parentId ? await lockedCategory(tx, parentId, "parentId") : null;
+    const category = await categoryIn(tx, id);
+    const parent = parentId ? await categoryIn(tx, parentId, "parentId") : null;
     if (parent && parent.path.startsWith(category.path)) {
       throw coded(ErrorCode.BAD_USER_INPUT, "A category cannot move under itself or one of its descendants.", { field: "parentId", reason: "CATEGORY_CYCLE" });
     }
@@ -103,7 +127,7 @@ export async function moveCategory(ctx: Context, rawId: string, rawParentId: str
       category.id,
       parent?.id ?? null,
     );
-    const moved = await lockedCategory(tx, id);
+    const moved = await categoryIn(tx, id);
     return { moved, touched: [...idsOnPath(category.path), ...idsOnPath(path), ...subtree.map((row) => row.id)] };
   });
   if (touched.length) await purge(ctx, touched);
@@ -120,8 +144,8 @@ export async function deleteCategory(ctx: Context, rawId: string, rawMoveTo: str
     // write in flight finishes first and is counted below; a later one waits, then fails its own
     // foreign-key check once the category is gone.
     await tx.$queryRawUnsafe(`SELECT 1 FROM categories WHERE id = $1::uuid FOR UPDATE`, id);
-    const category = await lockedCategory(tx, id);
-    const target = moveTo ? await lockedCategory(tx, moveTo, "moveProductsTo") : null;
+    const category = await categoryIn(tx, id);
+    const target = moveTo ? await categoryIn(tx, moveTo, "moveProductsTo") : null;
     if (await tx.category.count({ where: { parentId: id } })) {
       throw coded(ErrorCode.CONFLICT, "The category has subcategories: move or delete them first.", { reason: "CATEGORY_HAS_CHILDREN" });
     }

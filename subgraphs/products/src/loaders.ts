@@ -1,7 +1,7 @@
 import { groupedInKeyOrder, inKeyOrder, type Database } from "@catalog/common";
 import DataLoader from "dataloader";
 import type { Category, Product, ProductsPrisma, Review } from "./prisma.ts";
-import { reviewPageKey, reviewPages, type ReviewPageKey } from "./review-pages.ts";
+import { REVIEW_SUMMARY_COLUMNS, reviewPageKey, reviewPages, VISIBLE_REVIEW, type ReviewPageKey } from "./review-pages.ts";
 
 export interface ReviewSummaryRow {
   count: number;
@@ -12,15 +12,6 @@ export interface ReviewSummaryRow {
 export function reviewSummaryOf(count: number | null | undefined, average: number | null | undefined): ReviewSummaryRow {
   return { count: count ?? 0, averageRating: average == null ? null : Math.round(Number(average) * 100) / 100 };
 }
-
-/**
- * The reviews anyone sees, over `reviews` rows (alias r): moderators' hidden ones are left out.
- * Every statement that lists, counts or averages reviews uses this one condition.
- */
-export const VISIBLE_REVIEW = "r.hidden_at IS NULL";
-
-/** The aggregates of a product's reviews, over `reviews` rows (alias r) filtered by VISIBLE_REVIEW; the listing joins the same. */
-export const REVIEW_SUMMARY_COLUMNS = "count(*)::int AS count, avg(r.rating)::float8 AS average";
 
 export interface Loaders {
   productById: DataLoader<string, Product | null>;

@@ -1,6 +1,14 @@
 import { decodeTimeCursor, parseFirst, timeConnection, type Connection, type Database, type TimeKey } from "@catalog/common";
-import { VISIBLE_REVIEW } from "./loaders.ts";
 import type { Review } from "./prisma.ts";
+
+/**
+ * The reviews anyone sees, over `reviews` rows (alias r): moderators' hidden ones are left out.
+ * Every statement that lists, counts or averages reviews uses this one condition.
+ */
+export const VISIBLE_REVIEW = "r.hidden_at IS NULL";
+
+/** The aggregates of a product's reviews, over `reviews` rows (alias r) filtered by VISIBLE_REVIEW; the listing joins the same. */
+export const REVIEW_SUMMARY_COLUMNS = "count(*)::int AS count, avg(r.rating)::float8 AS average";
 
 /** Cursors of `Product.reviews`: the last review's (createdAt, id), newest first. */
 const CURSOR_KIND = "reviews:newest";

@@ -1,4 +1,4 @@
-import { badUserInput, coded, ErrorCode, hasScope, mapPrismaError, notFound, parseId, type Viewer } from "@catalog/common";
+import { badUserInput, coded, ErrorCode, hasScope, mapPrismaError, notFound, parseId, requireViewer, type Viewer } from "@catalog/common";
 import type { Context } from "./context.ts";
 import { listingTags } from "./listing-tags.ts";
 import type { Prisma, Review } from "./prisma.ts";
@@ -6,12 +6,6 @@ import { createReviewInput, hideReason, updateReviewInput, validate } from "./va
 
 /** Moderators hide, show and delete any review (role ADMIN). */
 export const MODERATE_SCOPE = "reviews:moderate";
-
-function signedIn(ctx: Context): Viewer {
-  // @authenticated refuses anonymous callers first; this keeps the type honest.
-  if (!ctx.viewer) throw coded(ErrorCode.UNAUTHENTICATED, "Sign in to review products.");
-  return ctx.viewer;
-}
 
 /** CONFLICT (our 409) with a reason clients can branch on, and the review to edit instead. */
 const reviewExists = (existingId?: string) =>
@@ -45,7 +39,7 @@ function requireAuthor(viewer: Viewer, review: Review): void {
 }
 
 export async function createReview(ctx: Context, rawInput: unknown): Promise<Review> {
-  const viewer = signedIn(ctx);
+  const viewer = requireViewer(ctx.viewer);
   const input = validate(createReviewInput, rawInput);
   const productId = parseId(input.productId, "input.productId");
   const product = await ctx.loaders.productById.load(productId);
@@ -66,7 +60,7 @@ export async function createReview(ctx: Context, rawInput: unknown): Promise<Rev
 }
 
 export async function updateReview(ctx: Context, rawId: string, rawInput: unknown): Promise<Review> {
-  const viewer = signedIn(ctx);
+  const viewer = requireViewer(ctx.viewer);
   const id = parseId(rawId);
   const input = validate(updateReviewInput, rawInput);
   const review = await findReview(ctx, id, viewer);
@@ -87,7 +81,7 @@ export async function updateReview(ctx: Context, rawId: string, rawInput: unknow
 }
 
 export async function deleteReview(ctx: Context, rawId: string): Promise<string> {
-  const viewer = signedIn(ctx);
+  const viewer = requireViewer(ctx.viewer);
   const id = parseId(rawId);
   const review = await findReview(ctx, id, viewer);
   if (!hasScope(viewer, MODERATE_SCOPE)) requireAuthor(viewer, review);

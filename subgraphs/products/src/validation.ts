@@ -83,6 +83,8 @@ const categorySlug = z
 
 export const createCategoryInput = z.object({ name: categoryName, slug: categorySlug.nullish(), parentId: z.string().nullish() });
 
+export const updateCategoryInput = z.object({ name: categoryName.nullish(), slug: categorySlug.nullish() });
+
 /** Parses mutation input; the first problem becomes a BAD_USER_INPUT naming the field. */
 export function validate<T extends z.ZodType>(schema: T, input: unknown, prefix = "input"): z.infer<T> {
   const result = schema.safeParse(input);
@@ -121,13 +123,9 @@ export function slugOf(name: string): string {
 }
 
 const rating = z.number().int("must be a whole number").min(1, "must be 1 to 5").max(5, "must be 1 to 5");
+const reviewTitleText = z.string().trim().max(120, "must be at most 120 characters");
 /** Blank titles are no title. */
-const reviewTitle = z
-  .string()
-  .trim()
-  .max(120, "must be at most 120 characters")
-  .nullish()
-  .transform((value) => (value ? value : null));
+const reviewTitle = reviewTitleText.nullish().transform((value) => (value ? value : null));
 const reviewBody = z.string().trim().min(10, "must be at least 10 characters").max(5000, "must be at most 5000 characters");
 
 export const createReviewInput = z.object({ productId: z.string(), rating, title: reviewTitle, body: reviewBody });
@@ -135,11 +133,8 @@ export const createReviewInput = z.object({ productId: z.string(), rating, title
 export const updateReviewInput = z.object({
   rating: rating.nullish(),
   // undefined: unchanged; null or blank: removed.
-  title: z.string().trim().max(120, "must be at most 120 characters").nullish(),
+  title: reviewTitleText.nullish(),
   body: reviewBody.nullish(),
 });
 
 export const hideReason = z.string().trim().max(500, "must be at most 500 characters").nullish();
-
-
-export const updateCategoryInput = z.object({ name: categoryName.nullish(), slug: categorySlug.nullish() });

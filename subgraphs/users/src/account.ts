@@ -1,12 +1,11 @@
 import { hash } from "@node-rs/argon2";
 import { badUserInput, coded, conflict, ErrorCode, isUuid, notFound, parseId, type CacheInvalidator, type Logger, type Viewer } from "@catalog/common";
-import { GraphQLError } from "graphql";
 import { z } from "zod";
-import type { AuthPayload, AuthService } from "./auth.ts";
+import { lockUserForChange, type AuthPayload, type AuthService } from "./auth.ts";
 import type { BackgroundQueue } from "./background.ts";
 import type { Role, UserStatus } from "./generated/prisma/enums.ts";
 import type { Mailer } from "./mailer.ts";
-import { checkNewPassword, MAX_PASSWORD, MIN_PASSWORD, newOpaqueToken, sha256 } from "./passwords.ts";
+import { checkNewPassword, checkPasswordLength, newOpaqueToken, sha256 } from "./passwords.ts";
 import type { Tx, User, UsersPrisma } from "./prisma.ts";
 import type { UsersSettings } from "./settings.ts";
 
@@ -28,12 +27,8 @@ export interface UpdateMeInput {
 const name = z.string().trim().min(1).max(100);
 const updateMeSchema = z.object({ firstName: name.nullish(), lastName: name.nullish() });
 
-const notActive = () =>
-  new GraphQLError("This account is not active.", { extensions: { code: ErrorCode.UNAUTHENTICATED } });
-const wrongCurrentPassword = () =>
-  new GraphQLError("The current password is incorrect.", {
-    extensions: { code: ErrorCode.UNAUTHENTICATED, field: "currentPassword" },
-  });
+const notActive = () => coded(ErrorCode.UNAUTHENTICATED, "This account is not active.");
+const wrongCurrentPassword = () => coded(ErrorCode.UNAUTHENTICATED, "The current password is incorrect.", { field: "currentPassword" });
 const invalidResetToken = () =>
   coded(ErrorCode.INVALID_RESET_TOKEN, "This password-reset link is invalid, was already used or has expired; ask for a new one.");
 const forbidden = (message: string, reason: string) => coded(ErrorCode.FORBIDDEN, message, { reason });
@@ -78,7 +73,7 @@ export function accountService(deps: AccountDeps, auth: AuthService) {
     const now = new Date();
     const created = await prisma.$transaction(async (tx) => {
       // Serializes requests for one account across processes, so two cannot both pass the check.
-      await tx.$queryRaw`SELECT 1 FROM users WHERE id = ${user.id}::uuid FOR NO KEY UPDATE`;
+      await lockUserForChange(tx, user.id);
       const recent = await tx.passwordReset.count({
         where: { userId: user.id, createdAt: { gt: new Date(now.getTime() - settings.passwordResetCooldownSeconds * 1000) } },
       });
@@ -207,9 +202,8 @@ export function accountService(deps: AccountDeps, auth: AuthService) {
     },
 
     async resetPassword(token: string, newPassword: string): Promise<boolean> {
-      if (newPassword.length < MIN_PASSWORD || newPassword.length > MAX_PASSWORD) {
-        throw badUserInput(`password must be ${MIN_PASSWORD} to ${MAX_PASSWORD} characters.`, "newPassword");
-      }
+      // Before the token is looked up; the rules that need the account follow.
+      checkPasswordLength(newPassword, "newPassword");
       const row =
         token.length <= 100
           ? await prisma.passwordReset.findUnique({ where: { tokenHash: sha256(token) }, include: { user: true } })

@@ -84,7 +84,7 @@ export function authService(prisma: UsersPrisma, issuer: TokenIssuer, onSignedIn
    */
   const revokeFamily = (row: { userId: string; familyId: string }) =>
     prisma.$transaction(async (tx) => {
-      await tx.$queryRaw`SELECT 1 FROM users WHERE id = ${row.userId}::uuid FOR NO KEY UPDATE`;
+      await lockUserForChange(tx, row.userId);
       await tx.refreshToken.updateMany({ where: { familyId: row.familyId, revokedAt: null }, data: { revokedAt: new Date() } });
     });
 
@@ -186,6 +186,14 @@ export function authService(prisma: UsersPrisma, issuer: TokenIssuer, onSignedIn
       return true;
     },
   };
+}
+
+/**
+ * Locks the user's row as a change of it does (FOR NO KEY UPDATE), without changing it: a
+ * revocation or a reset request serializes with sign-ins (lockUser) and with other changes.
+ */
+export async function lockUserForChange(tx: Tx, userId: string): Promise<void> {
+  await tx.$queryRaw`SELECT 1 FROM users WHERE id = ${userId}::uuid FOR NO KEY UPDATE`;
 }
 
 /** The user's row read under FOR SHARE: see issueIfCurrent. */

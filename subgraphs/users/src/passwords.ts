@@ -10,11 +10,16 @@ export const sha256 = (token: string) => createHash("sha256").update(token).dige
 
 export const newOpaqueToken = () => randomBytes(32).toString("base64url");
 
-/** Every password a user chooses (register, changePassword, resetPassword) follows the same rules. */
-export function checkNewPassword(password: string, email: string, field: string): void {
+/** The length rule alone: checkable before anything is looked up. */
+export function checkPasswordLength(password: string, field: string): void {
   if (password.length < MIN_PASSWORD || password.length > MAX_PASSWORD) {
     throw badUserInput(`password must be ${MIN_PASSWORD} to ${MAX_PASSWORD} characters.`, field);
   }
+}
+
+/** Every password a user chooses (register, changePassword, resetPassword) follows the same rules. */
+export function checkNewPassword(password: string, email: string, field: string): void {
+  checkPasswordLength(password, field);
   const lowered = password.toLowerCase();
   if (lowered === email || lowered === email.split("@")[0]) {
     throw badUserInput("password must not be the email address.", field);

@@ -1,3 +1,5 @@
+import { coded, ErrorCode } from "../errors.ts";
+
 /**
  * Who is calling, as the gateway established it from a verified access token. `null` everywhere
  * means anonymous. Subgraphs never build one from client input: they receive it from the gateway
@@ -31,6 +33,16 @@ export const SERVICE_SCOPES = {
   /** Asking orders which products a user has bought (the products subgraph's verified purchases). */
   PURCHASES_READ: "purchases:read",
 } as const;
+
+/**
+ * The caller of a field marked @authenticated: the subgraph's authorization (authorization.ts)
+ * refuses anonymous callers before any resolver runs, so this narrows the type; a field that
+ * lacks the directive is refused here instead, with the same code.
+ */
+export function requireViewer(viewer: Viewer | null): Viewer {
+  if (!viewer) throw coded(ErrorCode.UNAUTHENTICATED, "Sign in first.");
+  return viewer;
+}
 
 export function scopesForRoles(roles: readonly string[]): string[] {
   return [...new Set(roles.flatMap((role) => ROLE_SCOPES[role] ?? []))].sort();

@@ -1,4 +1,4 @@
-import { badUserInput, notFound, parseId, type Viewer, WRITE_TRANSACTION } from "@catalog/common";
+import { badUserInput, notFound, parseId, requireViewer, WRITE_TRANSACTION } from "@catalog/common";
 import type { Context } from "../context.ts";
 import { addCartLines, attachCart, cartForCheckout, createCart, removeCartLines, updateCartLines } from "../carts.ts";
 import { payOrder } from "../payment.ts";
@@ -9,15 +9,9 @@ import { actorFor, transition } from "../workflow.ts";
 import type { OrderStatus } from "../prisma.ts";
 import type { MutationResolvers } from "../generated/graphql.ts";
 
-/** @authenticated guarantees a viewer on these fields; this only narrows the type. */
-function signedIn(ctx: Context): Viewer {
-  if (!ctx.viewer) throw new Error("@authenticated let an anonymous caller through");
-  return ctx.viewer;
-}
-
 /** Moves an order along the workflow as the caller, then makes the calls it owes right away. */
 async function move(ctx: Context, orderIdArg: string, to: OrderStatus, reason: string | null) {
-  const viewer = signedIn(ctx);
+  const viewer = requireViewer(ctx.viewer);
   const orderId = parseId(orderIdArg, "orderId");
   if (reason && reason.length > 200) throw badUserInput("reason must be at most 200 characters.", "reason");
   const order = await ctx.prisma.order.findUnique({ where: { id: orderId } });
@@ -48,10 +42,10 @@ export const Mutation: MutationResolvers = {
     return removeCartLines(ctx.selling, ctx.viewer, args.cartId, args.productIds);
   },
   attachCart(_, args, ctx) {
-    return attachCart(ctx.selling, signedIn(ctx), parseId(args.cartId, "cartId"));
+    return attachCart(ctx.selling, requireViewer(ctx.viewer), parseId(args.cartId, "cartId"));
   },
   async checkout(_, args, ctx) {
-    const viewer = signedIn(ctx);
+    const viewer = requireViewer(ctx.viewer);
     const cartId = parseId(args.cartId, "cartId");
     return placeOrder(ctx.selling, viewer, ctx.identity, {
       cartId,
@@ -61,7 +55,7 @@ export const Mutation: MutationResolvers = {
     });
   },
   placeOrder(_, args, ctx) {
-    return placeOrder(ctx.selling, signedIn(ctx), ctx.identity, {
+    return placeOrder(ctx.selling, requireViewer(ctx.viewer), ctx.identity, {
       cartId: null,
       shippingAddress: args.shippingAddress,
       idempotencyKey: args.idempotencyKey,
@@ -69,7 +63,7 @@ export const Mutation: MutationResolvers = {
     });
   },
   payOrder(_, args, ctx) {
-    return payOrder(ctx.selling, signedIn(ctx), parseId(args.orderId, "orderId"), args.payment);
+    return payOrder(ctx.selling, requireViewer(ctx.viewer), parseId(args.orderId, "orderId"), args.payment);
   },
   cancelOrder(_, args, ctx) {
     return move(ctx, args.orderId, "CANCELLED", args.reason ?? null);

@@ -1,8 +1,11 @@
-import { deleteCategory, moveCategory, updateCategory } from "../category-admin.ts";
+import { createCategory, deleteCategory, moveCategory, updateCategory } from "../category-admin.ts";
 import type { MutationResolvers } from "../generated/graphql.ts";
 
 /** Category tree administration (category-admin.ts), scope catalog:write. */
 export const CategoryMutation: MutationResolvers = {
+  createCategory(_, args, ctx) {
+    return createCategory(ctx, args.input);
+  },
   updateCategory(_, args, ctx) {
     return updateCategory(ctx, args.id, args.input);
   },

@@ -1,9 +1,8 @@
 import { badUserInput, mapPrismaError, notFound, parseId } from "@catalog/common";
-import { MAX_CATEGORY_DEPTH, withTreeLock } from "../category-admin.ts";
 import type { Context } from "../context.ts";
 import { listingTags } from "../listing-tags.ts";
 import type { Category, Prisma, Product } from "../prisma.ts";
-import { createCategoryInput, createProductInput, optionalId, slugOf, updateProductInput, validate } from "../validation.ts";
+import { createProductInput, optionalId, updateProductInput, validate } from "../validation.ts";
 import type { MutationResolvers } from "../generated/graphql.ts";
 
 async function requireCategory(ctx: Context, id: string, field: string): Promise<Category> {
@@ -13,7 +12,6 @@ async function requireCategory(ctx: Context, id: string, field: string): Promise
 }
 
 const duplicateSku = { unique: () => "A product with this SKU already exists." };
-
 
 /**
  * After each write, the cached responses that may show it are purged (before the mutation
@@ -82,33 +80,5 @@ export const Mutation: MutationResolvers = {
       .catch((error: unknown) => mapPrismaError(error, { notFound: `No product has id ${id}.` }));
     await ctx.cache.invalidate(await listingTags(ctx.db, [id]));
     return archived;
-  },
-
-  async createCategory(_, args, ctx): Promise<Category> {
-    const input = validate(createCategoryInput, args.input);
-    const parentId = optionalId(input.parentId, "input.parentId");
-    const slug = input.slug ?? slugOf(input.name);
-    if (!slug) throw badUserInput("input.slug is required when the name has no letters or digits.", "input.slug");
-    // The path embeds the new row's own id, so the row is created and its path set in one
-    // transaction; under the tree lock, so the parent's path cannot move meanwhile.
-    const { created, parent } = await withTreeLock(ctx.prisma, async (tx) => {
-        const parent = parentId ? await tx.category.findUnique({ where: { id: parentId } }) : null;
-        if (parentId && !parent) throw badUserInput("input.parentId does not name an existing category.", "input.parentId");
-        if (parent && parent.depth + 1 > MAX_CATEGORY_DEPTH) {
-          throw badUserInput(`Categories nest at most ${MAX_CATEGORY_DEPTH + 1} levels deep.`, "input.parentId");
-        }
-        const created = await tx.category.create({
-          data: { name: input.name, slug, parentId: parent?.id ?? null, path: "", depth: parent ? parent.depth + 1 : 0 },
-        });
-        const placed = await tx.category.update({
-          where: { id: created.id },
-          data: { path: `${parent?.path ?? "/"}${created.id}/` },
-        });
-        return { created: placed, parent };
-      })
-      .catch((error: unknown) => mapPrismaError(error, { unique: () => `A category with slug "${slug}" already exists.` }));
-    // The parent's `children` changed; a new root changes `categories`.
-    await ctx.cache.invalidate(parent ? [`Category:${parent.id}`] : ["Query.categories"]);
-    return created;
   },
 };

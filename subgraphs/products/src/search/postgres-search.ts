@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { badUserInput, decodeCursor, encodeCursor, isUuid, parseCursorDate, type Database } from "@catalog/common";
-import { REVIEW_SUMMARY_COLUMNS, reviewSummaryOf, VISIBLE_REVIEW } from "../loaders.ts";
+import { reviewSummaryOf } from "../loaders.ts";
+import { REVIEW_SUMMARY_COLUMNS, VISIBLE_REVIEW } from "../review-pages.ts";
 import { Prisma, type Product } from "../prisma.ts";
 import type { CatalogSearch, FacetDimension, ListingEntry, ListingQuery, ProductSort, TextPart } from "./types.ts";
 

@@ -99,6 +99,12 @@ export async function startSystem<M extends Modules>(options: SystemOptions<M>):
     throw failed.reason;
   }
   for (const s of running) peerUrls.set(s.name, `${s.url}/graphql`);
+  // Now that every subgraph can reach its peers, what they read from them (products: availability
+  // from inventory's stock feed) is read before the gateway opens; not first one interval later,
+  // with every product out of stock until then on a first start.
+  await Promise.all(
+    running.map((s) => s.catchUp().catch((error: unknown) => logger.warn({ err: error, subgraph: s.name }, "catching up with peers failed; it retries on its own"))),
+  );
   const subgraphs = Object.fromEntries(running.map((s) => [s.name, s])) as StartedSubgraphs<M>;
   const urls = Object.fromEntries(running.map((s) => [s.name, s.url])) as Record<SubgraphName, string>;
   const closeSubgraphs = async () => {

@@ -48,6 +48,13 @@ describe("npm start with no database configured", () => {
     let firstAnswer: unknown;
     let admin: Record<string, string> = {};
     try {
+      // Availability is known once the system says it is ready: the products subgraph's replica
+      // read inventory's stock feed before the gateway opened (it listed nothing in stock for the
+      // first interval). The replica's listing agrees with inventory itself (Product.inStock).
+      const stocked = await gql(first.url, `{ products(first: 20, filter: { inStock: true }) { totalCount edges { node { inStock } } } }`);
+      expect(stocked.body.errors).toBeUndefined();
+      expect(stocked.body.data!.products.totalCount).toBeGreaterThan(0);
+      expect(stocked.body.data!.products.edges.map((edge: any) => edge.node.inStock)).toEqual(Array(20).fill(true));
       expect(first.output()).toContain("seeded the demo catalog");
       expect(first.output()).toContain("embedded PostgreSQL");
       // The seeded admin signs in with the demo password, as the README tells a new user to.

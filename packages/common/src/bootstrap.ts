@@ -97,6 +97,8 @@ export interface StartedSubgraph<P> extends RunningServer {
    * `close()` does the same at once, cutting open connections (tests, failed starts).
    */
   shutdown(): Promise<void>;
+  /** SubgraphApp#catchUp: once its peers are reachable, what it reads from them before serving. */
+  catchUp(): Promise<void>;
 }
 
 /** Where a subgraph keeps its data: a PostgreSQL database, or an embedded one in a folder. */
@@ -224,6 +226,7 @@ async function serve<P extends PrismaLike>(
     prisma,
     db,
     seeded,
+    catchUp: () => app.catchUp?.() ?? Promise.resolve(),
     async close() {
       await server.close();
       await release();

@@ -52,6 +52,12 @@ export interface SubgraphApp {
   apollo: ApolloServer<RequestScoped>;
   /** Runs an operation in-process with a fresh request context (what unit tests call). */
   execute(query: string, variables?: Record<string, unknown>, viewer?: Viewer | null): Promise<ExecutionResultLike>;
+  /**
+   * What a service started together with its peers does once they are reachable, before the
+   * system reports ready (the products subgraph reads inventory's stock feed to its end). Absent
+   * or resolved: nothing to wait for. Rejects when the peer cannot answer; the caller logs it.
+   */
+  catchUp?(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -192,7 +198,7 @@ export function defineSubgraphServer<P, TContext extends RequestScoped, Services
    * Per-process services built once from the dependencies before the server answers (e.g. a job
    * queue and its workers), handed to every request's context and stopped with the server.
    */
-  start?(deps: SubgraphDeps<P>): Promise<Services & { stop(): Promise<void> }>;
+  start?(deps: SubgraphDeps<P>): Promise<Services & { stop(): Promise<void>; catchUp?(): Promise<void> }>;
   createContext(deps: SubgraphDeps<P>, request: SubgraphRequest, services: Services): TContext;
   routes?(app: Express, deps: SubgraphDeps<P>): void;
 }): (deps: SubgraphDeps<P>) => Promise<SubgraphApp> {
@@ -215,6 +221,7 @@ export function defineSubgraphServer<P, TContext extends RequestScoped, Services
     });
     return {
       ...app,
+      ...(services?.catchUp ? { catchUp: () => services.catchUp!() } : {}),
       async stop() {
         // Background work first: a job must not start against a server that is going away.
         await services?.stop();

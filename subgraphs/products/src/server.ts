@@ -34,7 +34,20 @@ export const buildProductsServer = defineSubgraphServer({
       cache: deps.cache,
     });
     const purchases = purchaseCheck({ peers: deps.peers, internalSecret: secret, timeoutMs: settings.purchaseCheckTimeoutMs });
-    return { search: postgresSearch(deps.db), purchases, stockSync, stop: () => stockSync.stop() };
+    return {
+      search: postgresSearch(deps.db),
+      purchases,
+      stockSync,
+      // Availability known before the first request, when the sync runs at all (tests drive it).
+      // A reading under way may have begun before inventory was reachable: it ends first (a
+      // failure there is the interval's to retry), then one reads the feed to its end.
+      catchUp: async () => {
+        if (settings.stockSyncIntervalMs <= 0) return;
+        await stockSync.runOnce().catch(() => undefined);
+        await stockSync.runOnce();
+      },
+      stop: () => stockSync.stop(),
+    };
   },
   createContext,
 });
